@@ -1,0 +1,213 @@
+"""Typed, validated params: ``params.yaml`` parsed into frozen dataclasses.
+
+Each stage calls ``load_params`` first, so a mistyped key, a wrong type or an
+out-of-range value stops it before any heavy work, with one line that names the
+key and the value it got, for example::
+
+    params.yaml: unknown key 'train.epoch' (did you mean 'train.epochs'?)
+    params.yaml: train.batch_size must be a positive integer, got 0
+
+Sections (one per stage, as in params.yaml):
+
+- ``data``      read by fetch and prepare
+- ``train``     the training protocol shared by every model
+- ``models``    the models to run, each with overrides of ``train`` keys
+- ``evaluate``  read by evaluate
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from cnnbench.cli import ParamsError
+from cnnbench.models import MODELS
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+
+
+def _positive_int(key: str, value: int | None, *, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise ParamsError(f"{key} must be a positive integer{' or null' if allow_none else ''}, "
+                          f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where CIFAR-10 comes from and which part of it to use."""
+
+    source: str
+    train_limit: int | None = None
+    test_limit: int | None = None
+    seed: int = 0
+
+    def check(self, prefix: str) -> None:
+        if not self.source.strip():
+            raise ParamsError(f"{prefix}.source must be a URL or a path, got {self.source!r}")
+        _positive_int(f"{prefix}.train_limit", self.train_limit, allow_none=True)
+        _positive_int(f"{prefix}.test_limit", self.test_limit, allow_none=True)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The training protocol (the seed report's by default)."""
+
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 32
+    epochs: int = 5
+    seed: int = 0
+
+    def check(self, prefix: str) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ParamsError(f"{prefix}.optimizer must be one of {', '.join(OPTIMIZERS)}, "
+                              f"got {self.optimizer!r}{_suggest(self.optimizer, OPTIMIZERS)}")
+        if not 0 < self.learning_rate <= 10:
+            raise ParamsError(f"{prefix}.learning_rate must be in (0, 10], "
+                              f"got {self.learning_rate!r}")
+        _positive_int(f"{prefix}.batch_size", self.batch_size)
+        _positive_int(f"{prefix}.epochs", self.epochs)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """How the test split is scored."""
+
+    batch_size: int = 256
+
+    def check(self, prefix: str) -> None:
+        _positive_int(f"{prefix}.batch_size", self.batch_size)
+
+
+@dataclass(frozen=True)
+class Params:
+    """All of params.yaml."""
+
+    data: DataParams
+    train: TrainParams
+    evaluate: EvaluateParams
+    models: dict[str, TrainParams] = field(default_factory=dict)
+
+    def train_for(self, model: str) -> TrainParams:
+        """The training params of ``model``: ``train`` with its overrides applied."""
+        if model not in self.models:
+            raise ParamsError(f"model {model!r} is not listed under 'models' in params.yaml"
+                              f"{_suggest(model, self.models)}")
+        return self.models[model]
+
+
+def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
+    """Check ``value`` against a simple type hint; ints are accepted as floats."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = typing.get_args(hint)
+        if value is None and type(None) in args:
+            return True, None
+        hint = next(a for a in args if a is not type(None))
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return True, float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return True, value
+    if hint is str and isinstance(value, str):
+        return True, value
+    return False, value
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string"}
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from mapping ``raw``, naming ``prefix.key`` in errors."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{prefix} must be a mapping of keys, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            raise ParamsError(f"unknown key '{prefix}.{key}'{_suggest(str(key), names)}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            if f.default is dataclasses.MISSING:
+                raise ParamsError(f"missing key '{prefix}.{f.name}'")
+            continue
+        ok, value = _type_ok(raw[f.name], hints[f.name])
+        if not ok:
+            hint = hints[f.name]
+            base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+            nullable = " or null" if type(None) in typing.get_args(hint) else ""
+            raise ParamsError(f"{prefix}.{f.name} must be {_TYPE_NAMES.get(base, base)}"
+                              f"{nullable}, got {raw[f.name]!r}")
+        values[f.name] = value
+    obj = cls(**values)
+    obj.check(prefix)
+    return obj
+
+
+def parse_params(raw: Any) -> Params:
+    """Validate a params mapping (as read from params.yaml) into ``Params``."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params must be a mapping of sections, got {raw!r}")
+    sections = ("data", "train", "models", "evaluate")
+    for key in raw:
+        if key not in sections:
+            raise ParamsError(f"unknown key '{key}'{_suggest(str(key), sections)}")
+    for key in ("data", "models"):
+        if key not in raw:
+            raise ParamsError(f"missing section '{key}'")
+    train_raw = raw.get("train") or {}
+    train = _build(TrainParams, train_raw, "train")
+    models_raw = raw["models"]
+    if not isinstance(models_raw, dict) or not models_raw:
+        raise ParamsError("models must map at least one model name to its overrides "
+                          f"({', '.join(MODELS)}), got {models_raw!r}")
+    models = {}
+    for name, overrides in models_raw.items():
+        if name not in MODELS:
+            raise ParamsError(f"unknown model 'models.{name}'{_suggest(str(name), MODELS)}; "
+                              f"known models: {', '.join(MODELS)}")
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ParamsError(f"models.{name} must be a mapping of train overrides "
+                              f"(for example {{epochs: 10}}), got {overrides!r}")
+        _build(TrainParams, overrides, f"models.{name}")  # names the override's own key
+        models[name] = _build(TrainParams, {**train_raw, **(overrides or {})}, f"models.{name}")
+    return Params(
+        data=_build(DataParams, raw["data"], "data"),
+        train=train,
+        evaluate=_build(EvaluateParams, raw.get("evaluate"), "evaluate"),
+        models=models,
+    )
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Read and validate ``path``; every problem is a ``ParamsError`` naming the file."""
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such file; run from the project root "
+                          "or pass --params") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}: "
+                          f"{getattr(err, 'problem', err)}") from None
+    try:
+        return parse_params(raw)
+    except ParamsError as err:
+        raise ParamsError(f"{path}: {err}") from None

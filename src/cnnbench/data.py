@@ -1,0 +1,346 @@
+"""Fetch CIFAR-10 and normalise it into one compact file.
+
+Two source formats are read:
+
+- the official CIFAR-10 python tarball (``cifar-10-python.tar.gz``; its md5 is checked
+  when the file has that name), and
+- image-folder data: a directory, or a .tar / .tar.gz / .zip archive, holding
+  ``train/<class>/*`` and ``test/<class>/*`` at its root or one folder down. Class ids
+  are the sorted class names.
+
+``prepare`` writes one uncompressed ``.npz``: ``x_train``/``x_test`` (uint8, NHWC),
+``y_train``/``y_test`` (int32) and ``class_names``, plus a JSON of counts and
+per-channel statistics. Models scale pixels to [0, 1] themselves (x / 255).
+
+Run through the pipeline (``dvc repro fetch prepare``) or the stage scripts
+``stages/fetch.py`` and ``stages/prepare.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from cnnbench.cli import DataError
+from cnnbench.files import atomic_path, write_json
+
+OFFICIAL_NAME = "cifar-10-python.tar.gz"
+OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+OFFICIAL_DIR = "cifar-10-batches-py"
+IMAGE_SHAPE = (32, 32, 3)
+SPLITS = ("train", "test")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
+LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
+                   "`dvc exp run -S data.source=PATH` or edit params.yaml "
+                   "(on our machines PATH is ../shared/data/cifar10-jpeg.tar.gz)")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: uint8 images (N, 32, 32, 3) and int32 labels (N,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class Dataset:
+    train: Split
+    test: Split
+    class_names: tuple[str, ...]
+
+    def split(self, name: str) -> Split:
+        return {"train": self.train, "test": self.test}[name]
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def is_url(source: str) -> bool:
+    return urllib.parse.urlparse(source).scheme in ("http", "https")
+
+
+def md5sum(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(url: str, dest: Path) -> None:
+    from tqdm import tqdm
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with open(dest, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True,
+                                              unit_divisor=1024, desc=f"fetch {dest.name}") as bar:
+                while block := response.read(1 << 16):
+                    fh.write(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as err:
+        raise DataError(f"data.source {url}: HTTP {err.code} {err.reason}; {LOCAL_COPY_HINT}") from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise DataError(f"data.source {url} is unreachable ({reason}); {LOCAL_COPY_HINT}") from None
+
+
+def fetch(source: str, out_dir: str | os.PathLike) -> Path:
+    """Copy or download ``source`` into the fresh folder ``out_dir``; return the copy's path.
+
+    The folder is written atomically: after an error or Ctrl-C it is absent, not partial.
+    A file named like the official tarball must have the official md5.
+    """
+    out_dir = Path(out_dir)
+    if is_url(source):
+        name = PurePosixPath(urllib.parse.urlparse(source).path).name or "download"
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"data.source {source!r}: no such file or directory "
+                            f"(relative paths are read from {Path.cwd()})")
+        name = path.resolve().name
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        dest = tmp / name
+        if is_url(source):
+            _download(source, dest)
+        elif path.is_dir():
+            shutil.copytree(path, dest, symlinks=True)
+        else:
+            shutil.copyfile(path, dest)
+        if name == OFFICIAL_NAME and dest.is_file():
+            digest = md5sum(dest)
+            if digest != OFFICIAL_MD5:
+                raise DataError(f"data.source {source}: md5 {digest} does not match the official "
+                                f"CIFAR-10 tarball's {OFFICIAL_MD5}; the file is corrupt or not "
+                                "CIFAR-10")
+    return out_dir / name
+
+
+def fetched_source(raw_dir: str | os.PathLike) -> Path:
+    """The single file or folder that ``fetch`` left in ``raw_dir``."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise DataError(f"{raw_dir}: no fetched data; run `dvc repro fetch` first")
+    entries = [p for p in raw_dir.iterdir() if not p.name.startswith(".")]
+    if len(entries) != 1:
+        raise DataError(f"{raw_dir}: expected exactly one fetched file or folder, "
+                        f"found {len(entries)}")
+    return entries[0]
+
+
+# --------------------------------------------------------------------------- read
+
+
+def _decode_image(data: bytes, where: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.mode != "RGB":
+                raise DataError(f"{where}: expected an RGB image, found mode {img.mode}")
+            if img.size != IMAGE_SHAPE[:2]:
+                raise DataError(f"{where}: expected a 32x32 image, found "
+                                f"{img.size[0]}x{img.size[1]}")
+            return np.asarray(img, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"{where}: not a readable image ({err})") from None
+
+
+def _image_folder_members(names: Iterator[tuple[str, object]]
+                          ) -> dict[str, dict[str, list[tuple[str, object]]]]:
+    """Group (path, handle) pairs into split -> class -> [(path, handle)], finding the root."""
+    found: dict[tuple[str, str], dict[str, dict[str, list]]] = {}
+    for path, handle in names:
+        parts = PurePosixPath(path).parts
+        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+            continue
+        if not path.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        # root/<split>/<class>/<file> with root empty or one folder
+        for depth in (0, 1):
+            rest = parts[depth:]
+            if len(rest) == 3 and rest[0] in SPLITS:
+                root = "/".join(parts[:depth])
+                found.setdefault(root, {}).setdefault(rest[0], {}).setdefault(rest[1], []).append(
+                    (path, handle))
+                break
+    roots = [r for r, splits in found.items() if all(s in splits for s in SPLITS)]
+    if not roots:
+        seen = sorted({s for splits in found.values() for s in splits})
+        raise DataError("expected train/<class>/<image> and test/<class>/<image> at the root "
+                        f"or one folder down; found splits {seen or 'none'}")
+    if len(roots) > 1:
+        raise DataError(f"found several image-folder roots: {', '.join(sorted(roots))}")
+    return found[roots[0]]
+
+
+def _read_image_folder(groups: dict[str, dict[str, list[tuple[str, object]]]], read, label: str
+                       ) -> Dataset:
+    classes = {s: sorted(groups[s]) for s in SPLITS}
+    if classes["train"] != classes["test"]:
+        only = sorted(set(classes["train"]) ^ set(classes["test"]))
+        raise DataError(f"{label}: classes differ between train and test: {', '.join(only)}")
+    class_names = tuple(classes["train"])
+    splits = {}
+    for split in SPLITS:
+        images, labels = [], []
+        for class_id, name in enumerate(class_names):
+            for path, handle in sorted(groups[split][name], key=lambda item: item[0]):
+                images.append(_decode_image(read(handle), f"{label}: {path}"))
+                labels.append(class_id)
+        splits[split] = Split(np.stack(images), np.asarray(labels, dtype=np.int32))
+    return Dataset(splits["train"], splits["test"], class_names)
+
+
+def _read_official(tar: tarfile.TarFile, label: str) -> Dataset:
+    members = {PurePosixPath(m.name).name: m for m in tar.getmembers() if m.isfile()}
+
+    def load(name: str) -> dict:
+        if name not in members:
+            raise DataError(f"{label}: official CIFAR-10 tarball lacks {OFFICIAL_DIR}/{name}")
+        try:
+            return pickle.load(tar.extractfile(members[name]), encoding="bytes")
+        except Exception as err:  # noqa: BLE001 - any unpickling failure is a corrupt file
+            raise DataError(f"{label}: cannot read {name} ({err})") from None
+
+    meta = load("batches.meta")
+    class_names = tuple(n.decode() for n in meta[b"label_names"])
+    splits = {}
+    for split, batches in (("train", [f"data_batch_{i}" for i in range(1, 6)]),
+                           ("test", ["test_batch"])):
+        xs, ys = [], []
+        for batch_name in batches:
+            batch = load(batch_name)
+            xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(batch[b"labels"], dtype=np.int32))
+        x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
+        splits[split] = Split(x, np.concatenate(ys))
+    return Dataset(splits["train"], splits["test"], class_names)
+
+
+def read_source(path: str | os.PathLike) -> Dataset:
+    """Read a fetched source (official tarball, or image-folder directory/archive)."""
+    path = Path(path)
+    label = path.name
+    if path.is_dir():
+        files = ((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
+        return _read_image_folder(_image_folder_members(files), Path.read_bytes, label)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                infos = ((i.filename, i) for i in zf.infolist() if not i.is_dir())
+                return _read_image_folder(_image_folder_members(infos), zf.read, label)
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path, "r:*") as tar:
+                members = tar.getmembers()
+                if any(PurePosixPath(m.name).name == "batches.meta" for m in members):
+                    return _read_official(tar, label)
+                files = ((m.name, m) for m in members if m.isfile())
+                return _read_image_folder(_image_folder_members(files),
+                                          lambda m: tar.extractfile(m).read(), label)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+        raise DataError(f"{label}: corrupt or truncated archive ({err})") from None
+    raise DataError(f"{label}: not a directory, .tar, .tar.gz or .zip archive")
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def stratified_indices(y: np.ndarray, limit: int | None, seed: int, key: str) -> np.ndarray:
+    """Sorted indices of a seeded subset of ``limit`` items with class proportions kept."""
+    if limit is None:
+        return np.arange(len(y))
+    if limit > len(y):
+        raise DataError(f"{key} is {limit}, larger than the {len(y)} images available")
+    classes, counts = np.unique(y, return_counts=True)
+    quota = counts * limit / len(y)
+    take = np.floor(quota).astype(int)
+    # hand the remaining places to the classes with the largest fractional parts
+    for i in np.argsort(-(quota - take), kind="stable")[: limit - take.sum()]:
+        take[i] += 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(y == c))[:n] for c, n in zip(classes, take)]
+    return np.sort(np.concatenate(picked))
+
+
+def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of pixels scaled to [0, 1], without a float copy of ``x``."""
+    total = np.zeros(3)
+    total_sq = np.zeros(3)
+    for start in range(0, len(x), chunk):
+        block = x[start:start + chunk].reshape(-1, 3).astype(np.float64) / 255.0
+        total += block.sum(axis=0)
+        total_sq += np.square(block).sum(axis=0)
+    n = x.shape[0] * x.shape[1] * x.shape[2]
+    mean = total / n
+    std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
+    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
+
+
+def data_summary(dataset: Dataset) -> dict:
+    """Counts per split and class and per-channel statistics, for metrics/data.json.
+
+    Everything sits under a top-level ``data`` key, so ``dvc metrics show`` keeps these
+    columns (``data.train.count``, ...) apart from the models' ``train.*``/``test.*``.
+    """
+    summary: dict = {"classes": list(dataset.class_names)}
+    for name in SPLITS:
+        split = dataset.split(name)
+        counts = np.bincount(split.y, minlength=len(dataset.class_names))
+        mean, std = channel_stats(split.x)
+        summary[name] = {
+            "count": int(len(split.y)),
+            "per_class": {c: int(n) for c, n in zip(dataset.class_names, counts)},
+            "mean": dict(zip("rgb", mean)),
+            "std": dict(zip("rgb", std)),
+        }
+    return {"data": summary}
+
+
+def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
+            metrics_file: str | os.PathLike, train_limit: int | None = None,
+            test_limit: int | None = None, seed: int = 0) -> Dataset:
+    """Decode the fetched source, take the seeded stratified subsets, write both outputs."""
+    full = read_source(fetched_source(raw_dir))
+    train_idx = stratified_indices(full.train.y, train_limit, seed, "data.train_limit")
+    test_idx = stratified_indices(full.test.y, test_limit, seed + 1, "data.test_limit")
+    dataset = Dataset(Split(full.train.x[train_idx], full.train.y[train_idx]),
+                      Split(full.test.x[test_idx], full.test.y[test_idx]), full.class_names)
+    with atomic_path(out_file, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, x_train=dataset.train.x, y_train=dataset.train.y,
+                     x_test=dataset.test.x, y_test=dataset.test.y,
+                     class_names=np.asarray(dataset.class_names))
+    write_json(metrics_file, data_summary(dataset))
+    return dataset
+
+
+def load_prepared(path: str | os.PathLike) -> Dataset:
+    """Load the file written by ``prepare``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no prepared data; run `dvc repro prepare` first")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return Dataset(Split(npz["x_train"], npz["y_train"]),
+                           Split(npz["x_test"], npz["y_test"]),
+                           tuple(str(c) for c in npz["class_names"]))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not a prepared cnnbench data file ({err})") from None

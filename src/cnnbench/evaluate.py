@@ -1,0 +1,108 @@
+"""Score one trained model on the test split and write its metrics and DVC plots.
+
+``metrics/<model>.json`` (committed to git, so ``dvc metrics diff`` works across commits):
+
+- ``params.total`` / ``params.trainable`` / ``params.non_trainable``
+- ``train.loss`` / ``train.accuracy``: the last epoch's running averages, as Keras
+  reports them and as the seed's Table 1 lists them (dropout active)
+- ``test.loss`` / ``test.accuracy``: the trained model on the test split (Table 2); the
+  loss includes the model's regularisation penalty, as Keras' own loss does
+- ``time.train_s`` / ``time.epoch_mean_s``: training wall time (Table 3)
+- ``throughput.infer_img_s`` (and ``throughput.train_img_s``): images per second
+
+and in the plots folder the confusion matrix and per-class accuracy, through DVCLive.
+
+Run through the pipeline (``dvc repro evaluate@resnet18``) or ``stages/evaluate.py --help``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnnbench.cli import DataError
+from cnnbench.data import load_prepared
+from cnnbench.files import atomic_path, write_json
+from cnnbench.train import open_live
+
+EPSILON = 1e-7  # Keras' clipping of probabilities in its cross-entropy
+
+
+def count_params(model: keras.Model) -> dict[str, int]:
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    return {"total": trainable + non_trainable, "trainable": trainable,
+            "non_trainable": non_trainable}
+
+
+def timed_predict(model: keras.Model, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, float]:
+    """Class probabilities for ``x`` and the steady-state images/s (after one warm-up batch)."""
+    model.predict(x[:batch_size], batch_size=batch_size, verbose=0)
+    start = time.perf_counter()
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(probs, dtype=np.float64), len(x) / (time.perf_counter() - start)
+
+
+def cross_entropy(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], EPSILON, 1 - EPSILON))))
+
+
+def read_train_log(path: str | os.PathLike) -> dict:
+    try:
+        log = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read the training log ({err}); "
+                        "run `dvc repro` to train first") from None
+    if not isinstance(log, dict) or not {"loss", "accuracy"} <= set(log.get("train", {})):
+        raise DataError(f"{path}: not a cnnbench training log (no train/loss and train/accuracy)")
+    return log
+
+
+def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
+             train_log: str | os.PathLike, metrics_out: str | os.PathLike,
+             plots_dir: str | os.PathLike, batch_size: int) -> dict:
+    """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``."""
+    if not Path(model_file).is_file():
+        raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
+    log = read_train_log(train_log)
+    dataset = load_prepared(data_file)
+    model = keras.models.load_model(model_file)
+    probs, infer_img_s = timed_predict(model, dataset.test.x, batch_size)
+    y = dataset.test.y
+    predicted = probs.argmax(axis=1)
+    penalty = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
+    classes = dataset.class_names
+    per_class = [{"class": c, "accuracy": round(float(np.mean(predicted[y == i] == i)), 6)}
+                 for i, c in enumerate(classes) if np.any(y == i)]
+    time_log = log.get("time", {})
+    epochs = int(log.get("epochs", 0))
+    metrics = {
+        "model": name,
+        "params": count_params(model),
+        "train": {"loss": round(log["train"]["loss"], 6),
+                  "accuracy": round(log["train"]["accuracy"], 6),
+                  "epochs": epochs},
+        "test": {"loss": round(cross_entropy(probs, y) + penalty, 6),
+                 "accuracy": round(float(np.mean(predicted == y)), 6),
+                 "images": int(len(y))},
+        "time": {"train_s": time_log.get("train_s"), "epoch_mean_s": time_log.get("epoch_mean_s")},
+        "throughput": {
+            "infer_img_s": round(infer_img_s, 1),
+            "train_img_s": round(len(dataset.train.y) * epochs / time_log["train_part_s"], 1)
+            if time_log.get("train_part_s") else None,
+            "infer_batch_size": batch_size,
+        },
+    }
+    with atomic_path(plots_dir) as tmp:
+        with open_live(tmp) as live:
+            live.log_sklearn_plot("confusion_matrix", [classes[i] for i in y],
+                                  [classes[i] for i in predicted], name="confusion")
+            live.log_plot("per_class_accuracy", per_class, x="class", y="accuracy",
+                          template="bar_horizontal", title=f"{name}: test accuracy per class")
+    write_json(metrics_out, metrics)
+    return metrics

@@ -1,0 +1,45 @@
+"""Stage `evaluate@<model>`: score a trained model on the test split.
+
+Writes the model's metrics JSON (parameter counts, train and test loss and accuracy,
+training time, throughput) and, through DVCLive, its confusion matrix and per-class
+accuracy as DVC plots. Example:
+
+    python stages/evaluate.py lenet5 --model models/lenet5.keras \\
+        --data data/prepared/cifar10.npz --train-log plots/train/lenet5/metrics.json \\
+        --metrics metrics/lenet5.json --plots-dir plots/eval/lenet5
+"""
+
+import argparse
+
+from cnnbench.cli import run_stage
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="registered model name, e.g. resnet18")
+    parser.add_argument("--model", dest="model_file", required=True,
+                        help=".keras file written by the train stage")
+    parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
+    parser.add_argument("--train-log", required=True,
+                        help="metrics.json summary that the train stage's DVCLive wrote")
+    parser.add_argument("--metrics", required=True, help="metrics JSON file to write")
+    parser.add_argument("--plots-dir", required=True, help="folder of DVC plot data to write")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    from cnnbench.config import load_params
+
+    params = load_params(args.params)
+    params.train_for(args.model)  # the model must be one the params list
+
+    from cnnbench.evaluate import evaluate
+
+    metrics = evaluate(args.model, args.model_file, args.data, args.train_log, args.metrics,
+                       args.plots_dir, params.evaluate.batch_size)
+    print(f"evaluate {args.model}: test accuracy {metrics['test']['accuracy']:.4f}, "
+          f"loss {metrics['test']['loss']:.4f} -> {args.metrics}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

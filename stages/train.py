@@ -1,0 +1,36 @@
+"""Stage `train@<model>`: train one model with its params and log every epoch.
+
+The params are `train` in params.yaml with the model's overrides under `models.<model>`.
+Keras shows progress; DVCLive writes per-epoch loss, accuracy and wall time. Example:
+
+    python stages/train.py lenet5 --data data/prepared/cifar10.npz \\
+        --model-out models/lenet5.keras --log-dir plots/train/lenet5
+"""
+
+import argparse
+
+from cnnbench.cli import run_stage
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="registered model name, e.g. resnet18")
+    parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
+    parser.add_argument("--model-out", required=True, help=".keras file to write")
+    parser.add_argument("--log-dir", required=True, help="DVCLive folder to write")
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    from cnnbench.config import load_params
+
+    params = load_params(args.params).train_for(args.model)  # fail fast, before importing Keras
+
+    from cnnbench.train import train
+
+    train(args.model, args.data, args.model_out, args.log_dir, params)
+    print(f"train {args.model}: saved {args.model_out}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))
