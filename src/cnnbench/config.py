@@ -105,9 +105,9 @@ class Params:
         return self.models[model]
 
 
-def _suggest(word: str, choices: typing.Iterable[str]) -> str:
+def _suggest(word: str, choices: typing.Iterable[str], prefix: str = "") -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean '{prefix}{close[0]}'?)" if close else ""
 
 
 def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
@@ -139,7 +139,8 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     for key in raw:
         if key not in names:
-            raise ParamsError(f"unknown key '{prefix}.{key}'{_suggest(str(key), names)}")
+            raise ParamsError(f"unknown key '{prefix}.{key}'"
+                              f"{_suggest(str(key), names, prefix + '.')}")
     values = {}
     for f in dataclasses.fields(cls):
         if f.name not in raw:

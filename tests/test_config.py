@@ -1,0 +1,109 @@
+"""params.yaml validation: every bad key or value stops a stage with one line naming it."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cnnbench.cli import ParamsError
+from cnnbench.config import load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def params_with(**changes) -> dict:
+    """The project's params.yaml with dotted keys set (value None deletes the key)."""
+    raw = copy.deepcopy(DEFAULTS)
+    for dotted, value in changes.items():
+        *parents, last = dotted.split("__")
+        node = raw
+        for key in parents:
+            node = node[key]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return raw
+
+
+def test_project_params_are_valid_and_follow_the_seed_protocol():
+    params = load_params(ROOT / "params.yaml")
+    assert list(params.models) == ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+    seed = params.train_for("resnet18")
+    assert (seed.optimizer, seed.learning_rate, seed.batch_size, seed.epochs) == ("adam", 0.001,
+                                                                                 32, 5)
+    assert params.data.source.startswith("https://") and params.data.train_limit is None
+
+
+def test_model_overrides_apply_to_that_model_only():
+    params = parse_params(params_with(models__vgg16={"epochs": 2, "learning_rate": 1}))
+    assert params.train_for("vgg16").epochs == 2
+    assert params.train_for("vgg16").learning_rate == 1.0
+    assert params.train_for("lenet5").epochs == 5
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"train__epoch": 3}, r"unknown key 'train\.epoch' \(did you mean 'train\.epochs'\?\)"),
+    ({"trian": {}}, r"unknown key 'trian' \(did you mean 'train'\?\)"),
+    ({"data__sourse": "x"}, r"unknown key 'data\.sourse' \(did you mean 'data\.source'\?\)"),
+    ({"train__epochs": 0}, r"train\.epochs must be a positive integer, got 0"),
+    ({"train__epochs": "five"}, r"train\.epochs must be an integer, got 'five'"),
+    ({"train__epochs": 2.5}, r"train\.epochs must be an integer, got 2\.5"),
+    ({"train__batch_size": -32}, r"train\.batch_size must be a positive integer, got -32"),
+    ({"train__learning_rate": 0}, r"train\.learning_rate must be in \(0, 10\], got 0"),
+    ({"train__optimizer": "adamm"}, r"train\.optimizer must be one of .*got 'adamm' "
+                                    r"\(did you mean 'adam'"),
+    ({"data__train_limit": 0}, r"data\.train_limit must be a positive integer or null, got 0"),
+    ({"data__test_limit": True}, r"data\.test_limit must be an integer or null, got True"),
+    ({"data__source": None}, r"missing key 'data\.source'"),
+    ({"models__resnet19": {}}, r"unknown model 'models\.resnet19' \(did you mean 'resnet18'"),
+    ({"models__vgg16": {"epochs": 0}}, r"models\.vgg16\.epochs must be a positive integer"),
+    ({"models__vgg16": {"epoch": 2}}, r"unknown key 'models\.vgg16\.epoch'"),
+    ({"models__vgg16": 3}, r"models\.vgg16 must be a mapping of train overrides"),
+    ({"models": {}}, r"models must map at least one model name"),
+])
+def test_bad_params_name_the_key_and_value(changes, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params(params_with(**changes))
+
+
+def test_missing_and_malformed_params_files_name_the_file(tmp_path):
+    with pytest.raises(ParamsError, match=r"nope\.yaml: no such file"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "params.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ParamsError, match=r"params\.yaml: not valid YAML \(line \d+\)"):
+        load_params(bad)
+
+
+def test_train_stage_rejects_bad_params_in_one_line_before_training(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with(train__batch_size=0)))
+    model_out = tmp_path / "lenet5.keras"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "train.py"), "lenet5", "--data", "missing.npz",
+         "--model-out", str(model_out), "--log-dir", str(tmp_path / "log"),
+         "--params", str(params)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"train.py: error: {params}: train.batch_size must be a positive integer, got 0"]
+    assert not model_out.exists()
+
+
+def test_train_stage_rejects_a_model_missing_from_params(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "train.py"), "lenet", "--data", "x.npz",
+         "--model-out", str(tmp_path / "m.keras"), "--log-dir", str(tmp_path / "log"),
+         "--params", str(ROOT / "params.yaml")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "model 'lenet' is not listed under 'models'" in result.stderr
+    assert "did you mean 'lenet5'" in result.stderr
+    assert "Traceback" not in result.stderr
