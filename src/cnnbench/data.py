@@ -19,6 +19,7 @@ Run through the pipeline (``dvc repro fetch prepare``) or the stage scripts
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import pickle
@@ -28,6 +29,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -87,16 +89,21 @@ def _download(url: str, dest: Path) -> None:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            received = 0
             with open(dest, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True,
                                               unit_divisor=1024, desc=f"fetch {dest.name}") as bar:
                 while block := response.read(1 << 16):
                     fh.write(block)
+                    received += len(block)
                     bar.update(len(block))
     except urllib.error.HTTPError as err:
         raise DataError(f"data.source {url}: HTTP {err.code} {err.reason}; {LOCAL_COPY_HINT}") from None
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
         raise DataError(f"data.source {url} is unreachable ({reason}); {LOCAL_COPY_HINT}") from None
+    if total is not None and received != total:
+        raise DataError(f"data.source {url}: download incomplete, got {received} of {total} "
+                        f"bytes; try again or {LOCAL_COPY_HINT}")
 
 
 def fetch(source: str, out_dir: str | os.PathLike) -> Path:
@@ -235,6 +242,13 @@ def _read_official(tar: tarfile.TarFile, label: str) -> Dataset:
     return Dataset(splits["train"], splits["test"], class_names)
 
 
+def _check_tar_end(tar: tarfile.TarFile) -> None:
+    """Require the end-of-archive marker: tarfile silently stops at a cut between members."""
+    tar.fileobj.seek(tar.offset)
+    if tar.fileobj.read(2 * tarfile.BLOCKSIZE) != bytes(2 * tarfile.BLOCKSIZE):
+        raise tarfile.ReadError("no end-of-archive marker after the last member")
+
+
 def read_source(path: str | os.PathLike) -> Dataset:
     """Read a fetched source (official tarball, or image-folder directory/archive)."""
     path = Path(path)
@@ -250,13 +264,17 @@ def read_source(path: str | os.PathLike) -> Dataset:
         if tarfile.is_tarfile(path):
             with tarfile.open(path, "r:*") as tar:
                 members = tar.getmembers()
+                _check_tar_end(tar)
                 if any(PurePosixPath(m.name).name == "batches.meta" for m in members):
                     return _read_official(tar, label)
                 files = ((m.name, m) for m in members if m.isfile())
                 return _read_image_folder(_image_folder_members(files),
                                           lambda m: tar.extractfile(m).read(), label)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
         raise DataError(f"{label}: corrupt or truncated archive ({err})") from None
+    with open(path, "rb") as fh:
+        if fh.read(4) == b"PK\x03\x04":
+            raise DataError(f"{label}: corrupt or truncated .zip archive (no central directory)")
     raise DataError(f"{label}: not a directory, .tar, .tar.gz or .zip archive")
 
 
@@ -267,6 +285,8 @@ def stratified_indices(y: np.ndarray, limit: int | None, seed: int, key: str) ->
     """Sorted indices of a seeded subset of ``limit`` items with class proportions kept."""
     if limit is None:
         return np.arange(len(y))
+    if limit <= 0:
+        raise DataError(f"{key} must be a positive integer or null, got {limit}")
     if limit > len(y):
         raise DataError(f"{key} is {limit}, larger than the {len(y)} images available")
     classes, counts = np.unique(y, return_counts=True)
@@ -338,7 +358,10 @@ def load_prepared(path: str | os.PathLike) -> Dataset:
     if not path.is_file():
         raise DataError(f"{path}: no prepared data; run `dvc repro prepare` first")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with npz:
             return Dataset(Split(npz["x_train"], npz["y_train"]),
                            Split(npz["x_test"], npz["y_test"]),
                            tuple(str(c) for c in npz["class_names"]))
