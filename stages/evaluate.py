@@ -25,7 +25,8 @@ def main(argv=None):
                         help="metrics.json summary that the train stage's DVCLive wrote")
     parser.add_argument("--metrics", required=True, help="metrics JSON file to write")
     parser.add_argument("--plots-dir", required=True, help="folder of DVC plot data to write")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params

@@ -19,7 +19,8 @@ def main(argv=None):
     parser.add_argument("--raw", required=True, help="folder written by the fetch stage")
     parser.add_argument("--out", required=True, help=".npz file to write")
     parser.add_argument("--metrics", required=True, help="JSON file of data statistics to write")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params

@@ -19,7 +19,8 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
     parser.add_argument("--model-out", required=True, help=".keras file to write")
     parser.add_argument("--log-dir", required=True, help="DVCLive folder to write")
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params

@@ -18,7 +18,6 @@ import sys
 import tarfile
 import threading
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np

@@ -6,6 +6,7 @@ the tests; it takes a couple of minutes on a 2-core machine.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -137,3 +138,55 @@ def test_reruns_only_what_changed(repo):
     assert json.loads((repo / "metrics/lenet5.json").read_text())["train"]["epochs"] == 2
     for model in MODELS[1:]:
         assert (repo / f"metrics/{model}.json").read_text() == before[model]
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT / "src" / Path(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(path: Path) -> set[Path]:
+    """cnnbench source files that ``path`` imports, at any depth of the file."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.startswith("cnnbench.") and (file := _module_file(name)):
+                found.add(file)
+    return found
+
+
+def _closure(start: set[Path]) -> set[Path]:
+    seen, todo = set(), list(start)
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo.extend(_imports(path))
+    return seen
+
+
+def test_each_stage_depends_on_exactly_the_source_files_it_imports():
+    """dvc.yaml's code deps equal the import closure of each stage script (plus the model's
+    own module, which the registry imports lazily), so only what a stage reads reruns it."""
+    text = (ROOT / "dvc.yaml").read_text()
+    for key, value in yaml.safe_load(text)["vars"][0].items():
+        text = text.replace("${" + key + "}", value)
+    stages = yaml.safe_load(text)["stages"]
+    for name, stage in stages.items():
+        for model in (MODELS if "foreach" in stage else [None]):
+            body = stage.get("do", stage)
+            deps = {d.replace("${key}", model or "") for d in body["deps"]}
+            declared = {ROOT / d for d in deps if d.endswith(".py")}
+            script = ROOT / "stages" / f"{name}.py"
+            roots = {script} | ({_module_file(f"cnnbench.models.{model}")}
+                                if name == "train" else set())
+            assert declared == _closure(roots), f"{name}@{model}: deps differ from imports"

@@ -28,7 +28,7 @@ import numpy as np
 from cnnbench.cli import DataError
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path, write_json
-from cnnbench.train import open_live
+from cnnbench.logs import open_live
 
 def count_params(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
