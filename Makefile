@@ -8,11 +8,18 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test clean-venv help
+BASE ?= main
+# Vega builds for an offline `dvc plots diff` page; the versions DVC's HTML asks for.
+VEGA := $(VENV)/share/vega
+VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
+
+.PHONY: setup repro test report vega clean-venv help
 
 help:
 	@echo "make repro   set up $(VENV) and run the pipeline (dvc repro)"
 	@echo "make test    set up $(VENV) and run the tests"
+	@echo "make report  BASE=main: Markdown review of the working tree against BASE"
+	@echo "             (reports/review/review.md and reports/review/plots/index.html)"
 	@echo "make setup   only create $(VENV) and install cnnbench with its pinned dependencies"
 
 setup: $(STAMP)
@@ -24,10 +31,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# Offline copies of the Vega scripts, from the npm registry (needs npm).
+vega: $(VEGA)/vega-embed.min.js
+
+$(VEGA)/vega-embed.min.js:
+	set -e; tmp=$$(mktemp -d); \
+	for pkg in $(VEGA_PACKAGES); do (cd $$tmp && npm pack --silent $$pkg > /dev/null); done; \
+	for f in $$tmp/*.tgz; do tar xzf $$f -C $$tmp package/build; done; \
+	mkdir -p $(VEGA); \
+	cp $$tmp/package/build/vega.min.js $$tmp/package/build/vega-lite.min.js \
+	   $$tmp/package/build/vega-embed.min.js $(VEGA)/; rm -rf $$tmp
+
+report: setup
+	$(MAKE) vega || echo "make vega failed: the plots page will load Vega from the CDN"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m cnnbench.review --base $(BASE) \
+	    --summary reports/summary.md --figures plots/figures --out reports/review \
+	    --vega-dir $(VEGA)
+
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-test: setup
+test: setup vega
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 clean-venv:

@@ -1,7 +1,9 @@
 """`dvc repro` end to end in a temporary git repo, on a tiny image-folder archive.
 
-One module-scoped run (a few hundred images, 1 epoch, all five models) is shared by
-the tests; it takes a couple of minutes on a 2-core machine.
+One module-scoped run (a few hundred images, 1 epoch, all five models), committed as the
+base, is shared by the tests; a second fixture then changes one model's param, reruns and
+commits, for the caching, `dvc metrics diff` and review-report tests. Together they take
+a few minutes on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ import yaml
 from archives import make_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", ".dvcignore", ".dvc/config",
-                 ".dvc/.gitignore", ".gitignore"]
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
+                 ".dvc/config", ".dvc/.gitignore", ".gitignore"]
+VEGA_DIR = ROOT / ".venv" / "share" / "vega"
+FIGURES = {f"{m}_curves.png" for m in ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+           } | {f"{c}.{ext}" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
+                                       "val_accuracy") for ext in ("png", "svg")}
 MODELS = ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
 METRIC_KEYS = ["params.total", "params.trainable", "train.loss", "train.accuracy", "test.loss",
                "test.accuracy", "time.train_s", "time.epoch_mean_s", "throughput.infer_img_s"]
@@ -74,12 +80,28 @@ def repo(tmp_path_factory) -> Path:
     run(["git", "commit", "-qm", "project"], repo)
     result = run(["dvc", "repro"], repo)
     (repo / "repro.log").write_text(result.stdout + result.stderr)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "base run"], repo)
     return repo
+
+
+@pytest.fixture(scope="module")
+def changed(repo) -> dict[str, str]:
+    """A second `dvc repro` with nothing changed, then one with lenet5 trained for 2 epochs,
+    committed; returns both outputs and the other models' metrics from before."""
+    again = run(["dvc", "repro"], repo).stdout
+    before = {m: (repo / f"metrics/{m}.json").read_text() for m in MODELS}
+    set_params(repo, models__lenet5={"epochs": 2})
+    rerun = run(["dvc", "repro"], repo).stdout
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "lenet5: 2 epochs"], repo)
+    return {"again": again, "rerun": rerun, **{f"before:{m}": t for m, t in before.items()}}
 
 
 def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
     stages = run(["dvc", "stage", "list", "--all", "--name-only"], repo).stdout.split()
-    expected = {"fetch", "prepare"} | {f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
+    expected = {"fetch", "prepare", "plot", "summarise"} | {
+        f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
     assert set(stages) == expected
     assert ran_stages((repo / "repro.log").read_text()) == expected
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -114,7 +136,7 @@ def test_metrics_show_lists_every_model_with_the_documented_keys(repo):
             for part in key.split("."):
                 node = node[part]
             assert isinstance(node, int | float), (model, key, node)
-        assert metrics["train"]["epochs"] == 1 and metrics["test"]["images"] == 60
+        assert metrics["test"]["images"] == 60
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -126,18 +148,112 @@ def test_test_metrics_agree_with_the_last_validation_pass(repo, model):
     assert metrics["test"]["loss"] == pytest.approx(log["val"]["loss"], rel=1e-4)
 
 
-def test_reruns_only_what_changed(repo):
-    again = run(["dvc", "repro"], repo)
-    assert ran_stages(again.stdout) == set()
-    assert "Data and pipelines are up to date" in again.stdout
+def test_second_repro_runs_nothing(changed):
+    assert ran_stages(changed["again"]) == set()
+    assert "Data and pipelines are up to date" in changed["again"]
 
-    before = {m: (repo / f"metrics/{m}.json").read_text() for m in MODELS}
-    set_params(repo, models__lenet5={"epochs": 2})
-    changed = run(["dvc", "repro"], repo)
-    assert ran_stages(changed.stdout) == {"train@lenet5", "evaluate@lenet5"}
+
+def test_changing_one_models_param_reruns_only_that_model(repo, changed):
+    assert ran_stages(changed["rerun"]) == {"train@lenet5", "evaluate@lenet5", "plot",
+                                            "summarise"}
     assert json.loads((repo / "metrics/lenet5.json").read_text())["train"]["epochs"] == 2
     for model in MODELS[1:]:
-        assert (repo / f"metrics/{model}.json").read_text() == before[model]
+        assert (repo / f"metrics/{model}.json").read_text() == changed[f"before:{model}"]
+
+
+def test_metrics_diff_reports_that_model_and_no_other(repo, changed):
+    diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo).stdout)
+    assert set(diff) == {"metrics/lenet5.json"}
+    assert diff["metrics/lenet5.json"]["train.epochs"] == {"old": 1, "new": 2, "diff": 1}
+
+
+def test_summary_tables_equal_the_metrics_they_come_from(repo):
+    import pandas as pd
+
+    table = pd.read_csv(repo / "reports/summary.csv", index_col="model")
+    epochs = pd.read_csv(repo / "reports/epoch_times.csv")
+    markdown = (repo / "reports/summary.md").read_text()
+    assert list(table.index) == MODELS
+    for model in MODELS:
+        metrics = json.loads((repo / f"metrics/{model}.json").read_text())
+        row = table.loc[model]
+        for key in ("train.accuracy", "train.loss", "test.accuracy", "test.loss",
+                    "time.epoch_mean_s", "time.train_s", "params.total",
+                    "throughput.infer_img_s"):
+            section, name = key.split(".")
+            assert row[key] == metrics[section][name], (model, key)
+        seconds = epochs[epochs["model"] == model]["seconds"]
+        assert len(seconds) == metrics["train"]["epochs"]
+        assert seconds.sum() == pytest.approx(metrics["time"]["train_s"], abs=0.01)
+        assert f"{metrics['test']['accuracy']:.4f}" in markdown
+    ranking = sorted(MODELS, key=lambda m: -table.loc[m, "test.accuracy"])
+    assert f"- ours: {' > '.join(table.loc[m, 'name'] for m in ranking)}" in markdown
+    assert "- seed: ResNet18 > Inception10 > VGG16 > AlexNet8 > LeNet5" in markdown
+    assert table.loc["resnet18", "seed.test.accuracy"] == 0.8026
+    for heading in ("Table 1", "Table 2", "Table 3"):
+        assert f"## {heading}" in markdown
+
+
+def test_plot_stage_writes_every_figure(repo):
+    from PIL import Image
+
+    folder = repo / "plots/figures"
+    assert {p.name for p in folder.iterdir()} == FIGURES
+    for png in folder.glob("*.png"):
+        with Image.open(png) as image:
+            assert image.width >= 600 and image.height >= 300, png.name
+
+
+def test_review_report_against_a_base_commit(repo, changed):
+    out = repo / "reports/review"
+    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),
+         "--summary", "reports/summary.md", "--figures", "plots/figures",
+         "--vega-dir", str(VEGA_DIR)], repo)
+    review = (out / "review.md").read_text()
+    metrics = review.split("## Metrics")[1].split("## Summary")[0]
+    assert "metrics/lenet5.json" in metrics and "train.epochs" in metrics
+    assert "metrics/vgg16.json" not in metrics
+    assert "models.lenet5" in review.split("## Params")[1].split("## Metrics")[0]
+    assert "### Table 2: test set" in review
+    assert "(../../plots/figures/test_accuracy.png)" in review
+    page = (out / "plots/index.html").read_text()
+    assert "cdn.jsdelivr" not in page and 'src="vendor/vega.min.js"' in page
+
+
+def test_review_rejects_an_unknown_base(repo):
+    result = run([sys.executable, "-m", "cnnbench.review", "--base", "no-such-branch",
+                  "--summary", "reports/summary.md", "--figures", "plots/figures"], repo,
+                 check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "--base 'no-such-branch' is not a commit of this git repository")
+
+
+def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
+    out = tmp_path / "review"
+    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),
+         "--summary", "reports/summary.md", "--figures", "plots/figures",
+         "--vega-dir", str(VEGA_DIR)], repo)
+    page = out / "plots" / "index.html"
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
+         page.as_uri()], capture_output=True, text=True, timeout=180)
+    canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', result.stdout)
+    expected = 2 + 2 * len(MODELS)  # val curves; confusion matrix and per-class bars per model
+    assert len(canvases) == expected, result.stderr[-2000:]
+    assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
+    pngs = [f for f in FIGURES if f.endswith(".png")]
+    assert result.stdout.count("<img") >= 2 * len(pngs)  # the figures of both revisions
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    problems = [line for line in console
+                if re.search(r"Uncaught|Error|Failed to load|ERR_", line)]
+    assert not problems, problems
 
 
 def _module_file(module: str) -> Path | None:

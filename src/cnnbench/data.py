@@ -75,8 +75,15 @@ def is_url(source: str) -> bool:
     return urllib.parse.urlparse(source).scheme in ("http", "https")
 
 
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
+def md5sum(path: Path) -> str:
+    return _digest(path, hashlib.md5())
+
+
+def sha256sum(path: Path) -> str:
+    return _digest(path, hashlib.sha256())
+
+
+def _digest(path: Path, digest, chunk: int = 1 << 20) -> str:
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
@@ -314,13 +321,13 @@ def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[f
     return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
 
 
-def data_summary(dataset: Dataset) -> dict:
+def data_summary(dataset: Dataset, source: dict | None = None) -> dict:
     """Counts per split and class and per-channel statistics, for metrics/data.json.
 
     Everything sits under a top-level ``data`` key, so ``dvc metrics show`` keeps these
     columns (``data.train.count``, ...) apart from the models' ``train.*``/``test.*``.
     """
-    summary: dict = {"classes": list(dataset.class_names)}
+    summary: dict = {"source": source or {}, "classes": list(dataset.class_names)}
     for name in SPLITS:
         split = dataset.split(name)
         counts = np.bincount(split.y, minlength=len(dataset.class_names))
@@ -338,7 +345,8 @@ def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
             metrics_file: str | os.PathLike, train_limit: int | None = None,
             test_limit: int | None = None, seed: int = 0) -> Dataset:
     """Decode the fetched source, take the seeded stratified subsets, write both outputs."""
-    full = read_source(fetched_source(raw_dir))
+    fetched = fetched_source(raw_dir)
+    full = read_source(fetched)
     train_idx = stratified_indices(full.train.y, train_limit, seed, "data.train_limit")
     test_idx = stratified_indices(full.test.y, test_limit, seed + 1, "data.test_limit")
     dataset = Dataset(Split(full.train.x[train_idx], full.train.y[train_idx]),
@@ -348,7 +356,9 @@ def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
             np.savez(fh, x_train=dataset.train.x, y_train=dataset.train.y,
                      x_test=dataset.test.x, y_test=dataset.test.y,
                      class_names=np.asarray(dataset.class_names))
-    write_json(metrics_file, data_summary(dataset))
+    source = {"name": fetched.name,
+              "sha256": sha256sum(fetched) if fetched.is_file() else None}
+    write_json(metrics_file, data_summary(dataset, source))
     return dataset
 
 

@@ -22,7 +22,7 @@ from cnnbench import models
 from cnnbench.config import TrainParams
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
-from cnnbench.logs import LiveLogger, open_live
+from cnnbench.logs import LiveLogger, machine_info, open_live
 
 
 def seed_everything(seed: int) -> None:
@@ -58,7 +58,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
           f"backend {keras.backend.backend()}", flush=True)
     with atomic_path(log_dir) as tmp_log:
         with open_live(tmp_log) as live:
-            live.log_params({"model": name, **asdict(params)})
+            live.log_params({"model": name, **asdict(params), "machine": machine_info()})
             history = model.fit(
                 dataset.train.x, dataset.train.y,
                 batch_size=params.batch_size, epochs=params.epochs, shuffle=True,

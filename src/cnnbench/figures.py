@@ -1,0 +1,150 @@
+"""SciencePlots figures of a run: per-model curves and comparisons across models.
+
+``plot_all`` writes PNGs (and SVGs of the comparison charts) into one folder:
+
+- ``<model>_curves.png``: accuracy and loss per epoch, training against validation, as in
+  the seed report's figures 12-16;
+- ``test_accuracy``: test accuracy per model, beside the seed's;
+- ``accuracy_vs_params``: test accuracy against parameter count;
+- ``accuracy_vs_time``: test accuracy against training wall time;
+- ``val_accuracy``: validation accuracy per epoch of every model on one chart.
+
+Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")  # files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import scienceplots  # noqa: E402, F401 - registers the "science" styles
+
+from cnnbench.files import atomic_path  # noqa: E402
+from cnnbench.results import (  # noqa: E402
+    describe_run,
+    load_history,
+    load_metrics,
+    load_reference,
+)
+
+STYLE = ["science", "no-latex", "grid"]
+DPI = 200
+COMPARISON_SIZE = (4.2, 3.0)
+
+
+def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE):
+    """A figure with constrained layout and the run's description below its axes."""
+    fig, axes = plt.subplots(1, ncols, figsize=figsize, layout="constrained")
+    fig.text(0.5, 0, subtitle, ha="center", va="top", fontsize=5.5, color="0.3")
+    return fig, axes
+
+
+def _save(fig: plt.Figure, folder: Path, stem: str, svg: bool = False) -> None:
+    fig.savefig(folder / f"{stem}.png", dpi=DPI, bbox_inches="tight")
+    if svg:
+        fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+    plt.close(fig)
+
+
+def _epoch_axis(ax: plt.Axes, epochs: pd.Series) -> None:
+    ax.set_xlabel("Epoch")
+    ax.set_xticks(sorted(epochs.unique()))
+
+
+def plot_curves(history: pd.DataFrame, name: str, subtitle: str) -> plt.Figure:
+    """Accuracy and loss per epoch, training against validation, for one model."""
+    fig, (acc, loss) = _figure(subtitle, ncols=2, figsize=(6.4, 2.6))
+    for ax, metric, label in ((acc, "accuracy", "Accuracy"), (loss, "loss", "Loss")):
+        ax.plot(history["epoch"], history[f"train.{metric}"], marker="o", label="Training")
+        ax.plot(history["epoch"], history[f"val.{metric}"], marker="s", label="Validation")
+        ax.set_ylabel(label)
+        _epoch_axis(ax, history["epoch"])
+        ax.legend()
+    acc.set_ylim(0, 1)
+    acc.set_title(f"{name}: accuracy")
+    loss.set_title(f"{name}: loss")
+    return fig
+
+
+def plot_test_accuracy(metrics: pd.DataFrame, reference: dict, subtitle: str) -> plt.Figure:
+    fig, ax = _figure(subtitle)
+    y = range(len(metrics))
+    ax.barh([i + 0.2 for i in y], metrics["test.accuracy"], height=0.4, label="cnnbench")
+    seed = [reference["models"].get(m, {}).get("test", {}).get("accuracy", float("nan"))
+            for m in metrics.index]
+    ax.barh([i - 0.2 for i in y], seed, height=0.4, label="seed report")
+    for i, value in zip(y, metrics["test.accuracy"], strict=True):
+        ax.text(value + 0.01, i + 0.2, f"{value:.3f}", va="center", fontsize=6)
+    ax.set_yticks(list(y), metrics["name"])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Test accuracy")
+    ax.set_title("Test accuracy per model")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=6)
+    return fig
+
+
+def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title: str,
+                          subtitle: str, plain_ticks: bool = False) -> plt.Figure:
+    fig, ax = _figure(subtitle)
+    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3)
+    for i, (_, row) in enumerate(metrics.iterrows()):  # labels alternate above and below
+        ax.annotate(row["name"], (row[column], row["test.accuracy"]), fontsize=6,
+                    xytext=(4, 4 if i % 2 == 0 else -9), textcoords="offset points")
+    ax.set_xscale("log")
+    if plain_ticks:  # 2, 5, 20 s rather than 2x10^0
+        for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+            axis(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("Test accuracy")
+    ax.set_title(title)
+    return fig
+
+
+def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str) -> plt.Figure:
+    fig, ax = _figure(subtitle)
+    for model, rows in history.groupby("model", sort=False):
+        ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model])
+    _epoch_axis(ax, history["epoch"])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("Validation accuracy")
+    ax.set_title("Validation accuracy per epoch")
+    ax.legend(fontsize=6)
+    return fig
+
+
+def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
+             data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
+             out_dir: str | os.PathLike) -> list[str]:
+    """Write every figure into ``out_dir`` (replaced as a whole); return the file names."""
+    subtitle = describe_run(models, logs_dir, data_metrics)
+    metrics = load_metrics(models, metrics_dir)
+    history = load_history(models, logs_dir)
+    reference = load_reference(reference_file)
+    with plt.style.context(STYLE), atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for model in models:
+            rows = history[history["model"] == model]
+            _save(plot_curves(rows, metrics.loc[model, "name"], subtitle), tmp,
+                  f"{model}_curves")
+        _save(plot_test_accuracy(metrics, reference, subtitle), tmp, "test_accuracy", svg=True)
+        _save(plot_accuracy_against(metrics, "params.total", "Parameters (log scale)",
+                                    "Test accuracy against model size", subtitle),
+              tmp, "accuracy_vs_params", svg=True)
+        _save(plot_accuracy_against(metrics, "time.train_s",
+                                    "Training wall time, s (log scale)",
+                                    "Test accuracy against training time", subtitle,
+                                    plain_ticks=True),
+              tmp, "accuracy_vs_time", svg=True)
+        _save(plot_val_accuracy(history, metrics["name"], subtitle), tmp, "val_accuracy",
+              svg=True)
+        written = sorted(p.name for p in tmp.iterdir())
+    return written

@@ -1,0 +1,96 @@
+"""Load a pipeline run's results as pandas tables, for the plot and summarise stages.
+
+- ``load_metrics``: one row per model from ``metrics/<model>.json`` (flattened keys such
+  as ``test.accuracy``), in the order given.
+- ``load_history``: one row per model and epoch from the DVCLive logs of the train
+  stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
+- ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from cnnbench.cli import DataError
+from cnnbench.models import DISPLAY_NAMES
+
+#: DVCLive's per-metric TSV files inside a training log folder.
+HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read ({err}); run `dvc repro` first") from None
+
+
+def load_metrics(models: list[str], metrics_dir: str | os.PathLike) -> pd.DataFrame:
+    """One row per model, indexed by model name, columns the flattened metric keys."""
+    rows = [pd.json_normalize(_read_json(Path(metrics_dir) / f"{m}.json"), sep=".")
+            for m in models]
+    table = pd.concat(rows, ignore_index=True).set_index("model")
+    table.insert(0, "name", [DISPLAY_NAMES.get(m, m) for m in table.index])
+    return table
+
+
+def load_history(models: list[str], logs_dir: str | os.PathLike) -> pd.DataFrame:
+    """Per-epoch history (epoch counted from 1) of every model's training log."""
+    frames = []
+    for model in models:
+        columns = []
+        for metric in HISTORY_METRICS:
+            path = Path(logs_dir) / model / "plots" / "metrics" / f"{metric}.tsv"
+            try:
+                tsv = pd.read_csv(path, sep="\t")
+            except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+                raise DataError(f"{path}: cannot read the training log ({err})") from None
+            columns.append(tsv.set_index("step")[metric.rsplit("/", 1)[1]]
+                           .rename(metric.replace("/", ".")))
+        frame = pd.concat(columns, axis=1).reset_index(names="step")
+        frame.insert(0, "model", model)
+        frame.insert(1, "epoch", frame.pop("step") + 1)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_reference(path: str | os.PathLike) -> dict:
+    """The seed report's numbers: ``models.<model>.{train,test}.{loss,accuracy}``, ``epoch_s``."""
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise DataError(f"{path}: cannot read the reference results ({err})") from None
+
+
+def ranking(scores: pd.Series) -> str:
+    """``ResNet18 > Inception10 > ...`` from a series of scores indexed by model."""
+    order = scores.sort_values(ascending=False, kind="stable").index
+    return " > ".join(DISPLAY_NAMES.get(m, m) for m in order)
+
+
+def describe_run(models: list[str], logs_dir: str | os.PathLike,
+                 data_metrics: str | os.PathLike) -> str:
+    """One line saying what a run used: images, source, epochs, machine, backend."""
+    data = _read_json(Path(data_metrics))["data"]
+    epochs, machine = set(), {}
+    for model in models:
+        path = Path(logs_dir) / model / "params.yaml"
+        try:
+            params = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise DataError(f"{path}: cannot read the training params ({err})") from None
+        epochs.add(params.get("epochs"))
+        machine = params.get("machine") or machine
+    epoch_text = "/".join(str(e) for e in sorted(e for e in epochs if e is not None))
+    device = machine.get("accelerator", "cpu")
+    device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}" if device == "cpu"
+              else device)
+    return (f"{data['train']['count']:,} train / {data['test']['count']:,} test images "
+            f"({data.get('source', {}).get('name', 'unknown source')}), "
+            f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}; {device}, "
+            f"Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}")

@@ -1,0 +1,141 @@
+"""Write a Markdown review of the working tree against a base revision, for pull requests.
+
+    make report BASE=main
+    python -m cnnbench.review --base main --summary reports/summary.md \
+        --figures plots/figures --out reports/review
+
+The review holds ``dvc params diff``, ``dvc metrics diff`` (both as Markdown), the working
+tree's summary tables, links to its figures, and ``dvc plots diff`` rendered as HTML
+(``<out>/plots/index.html``). Metrics and plot data are committed to git, so the base needs
+no local run. When ``--vega-dir`` holds vega, vega-lite and vega-embed builds (``make vega``
+puts them in ``.venv/share/vega``), the HTML uses copies of them and opens offline;
+otherwise it loads them from DVC's CDN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cnnbench.cli import CnnbenchError, run_stage
+from cnnbench.files import atomic_path
+
+VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+PAGE = """<!DOCTYPE html>
+<html>
+<head>
+  <meta charset="utf-8">
+  <title>cnnbench: plots of {base} against the working tree</title>
+{scripts}
+  <style>body {{ font-family: sans-serif; }} table {{ border-spacing: 15px; }}</style>
+</head>
+<body>
+  <h1>cnnbench: {base} against the working tree</h1>
+  {{plot_divs}}
+</body>
+</html>
+"""
+
+
+def dvc(*args: str) -> str:
+    """Run a DVC command of this environment; its failure is a one-line error."""
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise CnnbenchError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else 'no output'}")
+    return result.stdout
+
+
+def resolve(base: str) -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "--verify", f"{base}^{{commit}}"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
+    return result.stdout.strip()
+
+
+def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
+    """DVC's page with local copies of the Vega scripts when available (no {scripts} slot,
+    so DVC adds no CDN tags), else with DVC's own CDN scripts."""
+    if vega_dir and all((vega_dir / f).is_file() for f in VEGA_FILES):
+        (out / "vendor").mkdir(parents=True, exist_ok=True)
+        tags = []
+        for name in VEGA_FILES:
+            shutil.copyfile(vega_dir / name, out / "vendor" / name)
+            tags.append(f'  <script src="vendor/{name}"></script>')
+        scripts = "\n".join(tags)
+    else:
+        scripts = "{scripts}"
+    return PAGE.format(base=base, scripts=scripts)
+
+
+def _demote(markdown: str) -> str:
+    """Headings of an included document one level down, its title dropped."""
+    lines = markdown.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(re.sub(r"^(#+) ", r"#\1 ", line) for line in lines).strip()
+
+
+def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
+           figures: str | os.PathLike, vega_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path."""
+    out = Path(out)
+    short = resolve(base)
+    params = dvc("params", "diff", base, "--md").strip() or "No params changed."
+    metrics = dvc("metrics", "diff", base, "--md").strip() or "No metrics changed."
+    with atomic_path(out) as tmp:
+        tmp.mkdir()
+        template = tmp / "template.html"
+        template.write_text(html_template(base, Path(vega_dir) if vega_dir else None,
+                                          tmp / "plots"))
+        dvc("plots", "diff", base, "--out", str(tmp / "plots"),
+            "--html-template", str(template))
+        template.unlink()
+        summary_path = Path(summary)
+        summary_md = (_demote(summary_path.read_text()) if summary_path.is_file()
+                      else f"No summary at `{summary}`: run `dvc repro` first.")
+        figure_dir = Path(figures)
+        links = [f"- [{p.stem.replace('_', ' ')}]({os.path.relpath(p, out)})"
+                 for p in sorted(figure_dir.glob("*.png"))] or [f"No figures in `{figures}`."]
+        text = "\n".join([
+            f"# cnnbench review: working tree against `{base}` ({short})", "",
+            "## Params", "", params, "",
+            "## Metrics", "", metrics, "",
+            "## Summary of the working tree", "", summary_md, "",
+            "## Figures", "", *links, "",
+            "## Plots", "",
+            f"[plots/index.html](plots/index.html): `dvc plots diff {base}`, the validation "
+            f"curves and confusion matrices of `{base}` and the working tree side by side.",
+            "",
+        ])
+        (tmp / "review.md").write_text(text)
+    return out / "review.md"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.review", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="main", help="git revision to compare against "
+                        "(default: %(default)s)")
+    parser.add_argument("--out", default="reports/review",
+                        help="folder to write, replaced as a whole (default: %(default)s)")
+    parser.add_argument("--summary", required=True,
+                        help="summary of the working tree to include (reports/summary.md)")
+    parser.add_argument("--figures", required=True,
+                        help="folder of figures to link (plots/figures)")
+    parser.add_argument("--vega-dir", default=None,
+                        help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
+                        "for an offline page (default: CDN scripts)")
+    args = parser.parse_args(argv)
+    path = review(args.base, args.out, args.summary, args.figures, args.vega_dir)
+    print(f"review: {path} and {Path(args.out) / 'plots' / 'index.html'}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

@@ -1,0 +1,139 @@
+"""The seed report's three tables, regenerated from a run, beside the seed's own numbers.
+
+``summarise`` writes a Markdown summary (Table 1: last-epoch training accuracy and loss;
+Table 2: test accuracy and loss; Table 3: seconds per epoch; parameter counts and
+throughput; the ranking line the seed ends on), a CSV with one row per model (
+every number of the tables) plus a CSV of epoch times (one row per model and epoch).
+
+Run through the pipeline (``dvc repro summarise``) or ``stages/summarise.py --help``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from cnnbench.files import atomic_path
+from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
+                              ranking)
+
+
+def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd.Series:
+    values = {m: reference["models"].get(m, {}).get(split, {}).get(key) for m in models}
+    return pd.Series(values, dtype="float64")
+
+
+def build_tables(models: list[str], metrics_dir: str | os.PathLike,
+                 logs_dir: str | os.PathLike, reference_file: str | os.PathLike
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-model summary table and the per-epoch time table."""
+    metrics = load_metrics(models, metrics_dir)
+    history = load_history(models, logs_dir)
+    reference = load_reference(reference_file)
+    table = pd.DataFrame({"name": metrics["name"]})
+    for split in ("train", "test"):
+        for key in ("accuracy", "loss"):
+            ours = metrics[f"{split}.{key}"].astype("float64")
+            seed = _seed_column(reference, models, split, key)
+            table[f"{split}.{key}"] = ours
+            table[f"seed.{split}.{key}"] = seed
+            table[f"diff.{split}.{key}"] = (ours - seed).round(4)
+    table["epochs"] = metrics["train.epochs"]
+    table["time.epoch_mean_s"] = metrics["time.epoch_mean_s"]
+    table["seed.time.epoch_mean_s"] = pd.Series(
+        {m: sum(r["epoch_s"]) / len(r["epoch_s"])
+         for m in models if (r := reference["models"].get(m))}, dtype="float64")
+    table["time.train_s"] = metrics["time.train_s"]
+    for key in ("params.total", "params.trainable", "params.non_trainable",
+                "throughput.train_img_s", "throughput.infer_img_s"):
+        table[key] = metrics[key]
+    epochs = history[["model", "epoch", "time.epoch_s"]].rename(
+        columns={"time.epoch_s": "seconds"})
+    epochs["seed_seconds"] = [
+        (reference["models"].get(m, {}).get("epoch_s") or [None] * e)[e - 1]
+        if e <= len(reference["models"].get(m, {}).get("epoch_s") or []) else None
+        for m, e in zip(epochs["model"], epochs["epoch"], strict=True)]
+    table.index.name = "model"
+    return table, epochs
+
+
+def _num(value, digits: int = 4) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
+                    reference: dict) -> str:
+    """summary.md: the seed's three tables with our numbers, the seed's and the difference."""
+    names = table["name"]
+
+    def compare(split: str) -> pd.DataFrame:
+        return pd.DataFrame({
+            "Net": names,
+            "acc": table[f"{split}.accuracy"].map(_num),
+            "seed acc": table[f"seed.{split}.accuracy"].map(_num),
+            "Δ acc": table[f"diff.{split}.accuracy"].map(_signed),
+            "loss": table[f"{split}.loss"].map(_num),
+            "seed loss": table[f"seed.{split}.loss"].map(_num),
+            "Δ loss": table[f"diff.{split}.loss"].map(_signed),
+        })
+
+    per_epoch = epochs.pivot(index="model", columns="epoch", values="seconds").reindex(table.index)
+    times = pd.DataFrame({"Net": names})
+    for epoch in per_epoch.columns:
+        times[f"Epoch {epoch}"] = per_epoch[epoch].map(lambda v: _num(v, 1))
+    times["mean"] = table["time.epoch_mean_s"].map(lambda v: _num(v, 1))
+    times["seed mean"] = table["seed.time.epoch_mean_s"].map(lambda v: _num(v, 1))
+    sizes = pd.DataFrame({
+        "Net": names,
+        "params": table["params.total"].map(lambda v: f"{int(v):,}"),
+        "trainable": table["params.trainable"].map(lambda v: f"{int(v):,}"),
+        "non-trainable": table["params.non_trainable"].map(lambda v: f"{int(v):,}"),
+        "train img/s": table["throughput.train_img_s"].map(lambda v: _num(v, 1)),
+        "inference img/s": table["throughput.infer_img_s"].map(lambda v: _num(v, 1)),
+    })
+    seed_rank = " > ".join(table["name"].get(m, m) for m in reference.get("ranking", [])
+                           if m in table.index)
+    lines = [
+        "# cnnbench summary",
+        "",
+        f"Run: {run['description']}.",
+        f"Seed report: {reference['source']}; {reference['machine']}.",
+        "Δ = ours − seed.",
+        "",
+        "## Table 1: training set, last epoch (running averages, as Keras reports them)",
+        "", compare("train").to_markdown(index=False, disable_numparse=True), "",
+        "## Table 2: test set",
+        "", compare("test").to_markdown(index=False, disable_numparse=True), "",
+        "## Table 3: seconds per epoch (validation pass included)",
+        "", times.to_markdown(index=False, disable_numparse=True), "",
+        "## Size and throughput",
+        "", sizes.to_markdown(index=False, disable_numparse=True), "",
+        "## Ranking by test accuracy",
+        "",
+        f"- ours: {ranking(table['test.accuracy'])}",
+        f"- seed: {seed_rank}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _signed(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:+.4f}"
+
+
+def summarise(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
+              data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
+              out_md: str | os.PathLike, out_csv: str | os.PathLike,
+              out_epochs: str | os.PathLike) -> pd.DataFrame:
+    """Write the Markdown summary, the per-model CSV and the per-epoch CSV."""
+    table, epochs = build_tables(models, metrics_dir, logs_dir, reference_file)
+    run = {"description": describe_run(models, logs_dir, data_metrics)}
+    markdown = render_markdown(table, epochs, run, load_reference(reference_file))
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(markdown)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp)
+    with atomic_path(out_epochs) as tmp:
+        epochs.to_csv(tmp, index=False)
+    return table

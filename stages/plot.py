@@ -1,0 +1,38 @@
+"""Stage `plot`: SciencePlots figures of the run, per model and across models.
+
+Reads every model's metrics and DVCLive training log, and the seed report's numbers, and
+writes PNG (and SVG) figures into a fresh folder. Example:
+
+    python stages/plot.py --metrics-dir metrics --logs-dir plots/train \\
+        --data-metrics metrics/data.json --reference reference/seed_report.yaml \\
+        --out plots/figures
+"""
+
+import argparse
+
+from cnnbench.cli import run_stage
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
+    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
+    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
+    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
+    parser.add_argument("--out", required=True, help="folder of figures to write")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file; its `models` are plotted (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    from cnnbench.config import load_params
+    from cnnbench.figures import plot_all
+
+    models = list(load_params(args.params).models)
+    written = plot_all(models, args.metrics_dir, args.logs_dir, args.data_metrics,
+                       args.reference, args.out)
+    print(f"plot: {len(written)} files -> {args.out}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

@@ -1,0 +1,42 @@
+"""Stage `summarise`: the seed report's three tables, regenerated, beside the seed's numbers.
+
+Writes a Markdown summary (Tables 1-3, sizes and throughput, the ranking line), a
+per-model CSV and a per-epoch CSV. Example:
+
+    python stages/summarise.py --metrics-dir metrics --logs-dir plots/train \\
+        --data-metrics metrics/data.json --reference reference/seed_report.yaml \\
+        --out-md reports/summary.md --out-csv reports/summary.csv \\
+        --out-epochs reports/epoch_times.csv
+"""
+
+import argparse
+
+from cnnbench.cli import run_stage
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
+    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
+    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
+    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
+    parser.add_argument("--out-md", required=True, help="Markdown summary to write")
+    parser.add_argument("--out-csv", required=True, help="per-model CSV table to write")
+    parser.add_argument("--out-epochs", required=True, help="per-epoch times CSV to write")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file; its `models` are summarised (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    from cnnbench.config import load_params
+    from cnnbench.results import ranking
+    from cnnbench.summary import summarise
+
+    models = list(load_params(args.params).models)
+    table = summarise(models, args.metrics_dir, args.logs_dir, args.data_metrics,
+                      args.reference, args.out_md, args.out_csv, args.out_epochs)
+    print(f"summarise: {ranking(table['test.accuracy'])} -> {args.out_md}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))
