@@ -28,7 +28,7 @@ def main(argv=None):
 
     data = load_params(args.params).data
     dataset = prepare(args.raw, args.out, args.metrics, train_limit=data.train_limit,
-                      test_limit=data.test_limit, seed=data.seed)
+                      test_limit=data.test_limit, seed=data.seed, resize=data.resize)
     print(f"prepare: {len(dataset.train.y)} train and {len(dataset.test.y)} test images, "
           f"{len(dataset.class_names)} classes -> {args.out}")
 

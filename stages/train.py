@@ -1,10 +1,13 @@
 """Stage `train@<model>`: train one model with its params and log every epoch.
 
 The params are `train` in params.yaml with the model's overrides under `models.<model>`.
-Keras shows progress; DVCLive writes per-epoch loss, accuracy and wall time. Example:
+Keras shows progress; DVCLive writes per-epoch loss, accuracy and wall time. After every
+epoch a checkpoint is saved; if the run is killed, running it again resumes from the last
+finished epoch. Example:
 
     python stages/train.py lenet5 --data data/prepared/cifar10.npz \\
-        --model-out models/lenet5.keras --log-dir plots/train/lenet5
+        --model-out models/lenet5.keras --log-dir plots/train/lenet5 \\
+        --checkpoint-dir checkpoints/lenet5
 """
 
 import argparse
@@ -19,6 +22,9 @@ def main(argv=None):
     parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
     parser.add_argument("--model-out", required=True, help=".keras file to write")
     parser.add_argument("--log-dir", required=True, help="DVCLive folder to write")
+    parser.add_argument("--checkpoint-dir", required=True,
+                        help="folder for per-epoch checkpoints, outside the stage's outputs; "
+                        "a killed run resumes from it, and it is removed on success")
     parser.add_argument("--params", default="params.yaml",
                         help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -29,7 +35,7 @@ def main(argv=None):
 
     from cnnbench.train import train
 
-    train(args.model, args.data, args.model_out, args.log_dir, params)
+    train(args.model, args.data, args.model_out, args.log_dir, args.checkpoint_dir, params)
     print(f"train {args.model}: saved {args.model_out}")
 
 

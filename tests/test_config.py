@@ -89,6 +89,7 @@ def test_train_stage_rejects_bad_params_in_one_line_before_training(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "stages" / "train.py"), "lenet5", "--data", "missing.npz",
          "--model-out", str(model_out), "--log-dir", str(tmp_path / "log"),
+         "--checkpoint-dir", str(tmp_path / "ckpt"),
          "--params", str(params)],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -101,6 +102,7 @@ def test_train_stage_rejects_a_model_missing_from_params(tmp_path):
     result = subprocess.run(
         [sys.executable, str(ROOT / "stages" / "train.py"), "lenet", "--data", "x.npz",
          "--model-out", str(tmp_path / "m.keras"), "--log-dir", str(tmp_path / "log"),
+         "--checkpoint-dir", str(tmp_path / "ckpt"),
          "--params", str(ROOT / "params.yaml")],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2

@@ -181,13 +181,20 @@ def test_read_order_does_not_depend_on_member_order(image_dir: Path, tmp_path: P
     np.testing.assert_array_equal(data.train.y, y)
 
 
-def test_read_image_folder_skips_hidden_and_non_image_files(image_dir: Path) -> None:
-    (image_dir / "train" / "cat" / "notes.txt").write_text("not an image")
+def test_read_image_folder_skips_hidden_files_and_folders(image_dir: Path) -> None:
     (image_dir / "train" / "cat" / ".hidden.png").write_bytes(b"junk")
+    (image_dir / "train" / "cat" / ".DS_Store").write_bytes(b"junk")
     (image_dir / "__MACOSX" / "train" / "cat").mkdir(parents=True)
     (image_dir / "__MACOSX" / "train" / "cat" / "0000.png").write_bytes(b"junk")
+    (image_dir / "README.txt").write_text("about this data")
     data = read_source(image_dir)
     assert len(data.train.y) == len(UNSORTED) * TRAIN_PER_CLASS
+
+
+def test_read_image_folder_rejects_a_non_image_file_in_a_class(image_dir: Path) -> None:
+    (image_dir / "train" / "cat" / "notes.txt").write_text("not an image")
+    with pytest.raises(DataError, match=r"train/cat/notes\.txt: not an image file"):
+        read_source(image_dir)
 
 
 def test_read_official_tarball(tmp_path: Path) -> None:
@@ -216,7 +223,7 @@ def test_missing_test_split(image_dir: Path, tmp_path: Path) -> None:
 def test_class_in_train_only(image_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(image_dir / "train" / "cat", image_dir / "train" / "zebra")
     archive = pack(image_dir, tmp_path / "extra.zip")
-    with pytest.raises(DataError, match=r"classes differ between train and test: zebra$"):
+    with pytest.raises(DataError, match=r"classes differ between train and test: zebra in one split only$"):
         read_source(archive)
 
 

@@ -34,11 +34,17 @@ METRIC_KEYS = ["params.total", "params.trainable", "train.loss", "train.accuracy
                "test.accuracy", "time.train_s", "time.epoch_mean_s", "throughput.infer_img_s"]
 
 
+def environment() -> dict[str, str]:
+    """This interpreter's scripts (dvc, python) first on PATH, and a git identity."""
+    return {**os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
 def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(cmd, cwd=cwd, env=environment(), capture_output=True, text=True,
+                            timeout=900)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -254,6 +260,29 @@ def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
     problems = [line for line in console
                 if re.search(r"Uncaught|Error|Failed to load|ERR_", line)]
     assert not problems, problems
+
+
+def test_a_second_concurrent_repro_gets_dvcs_lock_error(repo, changed):
+    log = repo / "plots/train/inception10/metrics.json"
+    before = json.loads(log.read_text())
+    first = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "train@inception10"],
+                             cwd=repo, env=environment(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in first.stdout:  # DVC holds its lock while the stage runs
+            if "Running stage 'train@inception10'" in line:
+                break
+        second = run(["dvc", "repro"], repo, check=False)
+        output, _ = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode != 0
+    assert "is busy, it is being" in second.stderr and ".dvc/tmp/rwlock" in second.stderr
+    assert first.returncode == 0, output[-3000:]
+    after = json.loads(log.read_text())
+    assert {k: v for k, v in after.items() if k != "time"} == {
+        k: v for k, v in before.items() if k != "time"}
 
 
 def _module_file(module: str) -> Path | None:

@@ -49,6 +49,7 @@ class DataParams:
     train_limit: int | None = None
     test_limit: int | None = None
     seed: int = 0
+    resize: bool = False
 
     def check(self, prefix: str) -> None:
         if not self.source.strip():
@@ -123,10 +124,12 @@ def _type_ok(value: Any, hint: Any) -> tuple[bool, Any]:
         return True, value
     if hint is str and isinstance(value, str):
         return True, value
+    if hint is bool and isinstance(value, bool):
+        return True, value
     return False, value
 
 
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
 def _build(cls: type, raw: Any, prefix: str) -> Any:

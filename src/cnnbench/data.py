@@ -24,13 +24,13 @@ import io
 import os
 import pickle
 import shutil
+import stat
 import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -117,7 +117,8 @@ def fetch(source: str, out_dir: str | os.PathLike) -> Path:
     """Copy or download ``source`` into the fresh folder ``out_dir``; return the copy's path.
 
     The folder is written atomically: after an error or Ctrl-C it is absent, not partial.
-    A file named like the official tarball must have the official md5.
+    A file named like the official tarball must have the official md5, and the source's
+    structure (members, splits, classes) is checked before the folder is replaced.
     """
     out_dir = Path(out_dir)
     if is_url(source):
@@ -143,6 +144,7 @@ def fetch(source: str, out_dir: str | os.PathLike) -> Path:
                 raise DataError(f"data.source {source}: md5 {digest} does not match the official "
                                 f"CIFAR-10 tarball's {OFFICIAL_MD5}; the file is corrupt or not "
                                 "CIFAR-10")
+        read_source(dest, decode=False)  # refuse a malformed source before replacing out_dir
     return out_dir / name
 
 
@@ -161,70 +163,150 @@ def fetched_source(raw_dir: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- read
 
 
-def _decode_image(data: bytes, where: str) -> np.ndarray:
+def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             if img.mode != "RGB":
-                raise DataError(f"{where}: expected an RGB image, found mode {img.mode}")
+                if not resize:
+                    raise DataError(f"{where}: expected an RGB image, found mode {img.mode} "
+                                    "(set data.resize: true to convert)")
+                img = img.convert("RGB")
             if img.size != IMAGE_SHAPE[:2]:
-                raise DataError(f"{where}: expected a 32x32 image, found "
-                                f"{img.size[0]}x{img.size[1]}")
+                if not resize:
+                    raise DataError(f"{where}: expected a 32x32 image, found "
+                                    f"{img.size[0]}x{img.size[1]} (set data.resize: true "
+                                    "to resize)")
+                img = img.resize(IMAGE_SHAPE[:2], Image.Resampling.BICUBIC)
             return np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{where}: not a readable image ({err})") from None
 
 
-def _image_folder_members(names: Iterator[tuple[str, object]]
-                          ) -> dict[str, dict[str, list[tuple[str, object]]]]:
-    """Group (path, handle) pairs into split -> class -> [(path, handle)], finding the root."""
-    found: dict[tuple[str, str], dict[str, dict[str, list]]] = {}
-    for path, handle in names:
+# An entry of image-folder data: (POSIX path, handle to read it, or None for a folder).
+Entry = tuple[str, object]
+
+
+def _check_name(name: str, label: str, seen: set[str]) -> str:
+    """Refuse absolute paths, '..' and duplicates: a member must stay inside the archive."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+        raise DataError(f"{label}: {name!r} points outside the archive (absolute path or "
+                        "'..'); refusing to read it")
+    key = path.as_posix().rstrip("/")
+    if key in seen:
+        raise DataError(f"{label}: {key!r} appears twice in the archive")
+    seen.add(key)
+    return key
+
+
+def _tar_entries(tar: tarfile.TarFile, label: str) -> list[Entry]:
+    entries, seen = [], set()
+    for member in tar.getmembers():
+        name = _check_name(member.name, label, seen)
+        if member.issym() or member.islnk():
+            raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
+        if member.isdir():
+            entries.append((name, None))
+        elif member.isfile():
+            entries.append((name, member))
+        else:
+            raise DataError(f"{label}: {name!r} is not a regular file or folder")
+    return entries
+
+
+def _zip_entries(zf: zipfile.ZipFile, label: str) -> list[Entry]:
+    entries, seen = [], set()
+    for info in zf.infolist():
+        name = _check_name(info.filename, label, seen)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
+        entries.append((name, None if info.is_dir() else info))
+    return entries
+
+
+def _dir_entries(root: Path, label: str) -> list[Entry]:
+    entries = []
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            raise DataError(f"{label}: {name!r} is a symbolic link; links are not allowed")
+        entries.append((name, None if path.is_dir() else path))
+    return entries
+
+
+def _image_folder_members(entries: list[Entry], label: str) -> dict[str, dict[str, list[Entry]]]:
+    """Group entries into split -> class -> [(path, handle)], finding the root folder."""
+    found: dict[str, dict[str, dict[str, list[Entry]]]] = {}
+    for path, handle in entries:
         parts = PurePosixPath(path).parts
         if any(p.startswith(".") or p == "__MACOSX" for p in parts):
             continue
-        if not path.lower().endswith(IMAGE_SUFFIXES):
-            continue
-        # root/<split>/<class>/<file> with root empty or one folder
+        # root/<split>/<class>/<file>, with root empty or one folder
         for depth in (0, 1):
             rest = parts[depth:]
-            if len(rest) == 3 and rest[0] in SPLITS:
-                root = "/".join(parts[:depth])
-                found.setdefault(root, {}).setdefault(rest[0], {}).setdefault(rest[1], []).append(
-                    (path, handle))
-                break
+            if not rest or rest[0] not in SPLITS or len(rest) not in (2, 3):
+                continue
+            if len(rest) == 2 and handle is not None:
+                break  # a file directly in a split folder: not part of a class
+            root = "/".join(parts[:depth])
+            images = found.setdefault(root, {}).setdefault(rest[0], {}).setdefault(rest[1], [])
+            if len(rest) == 3 and handle is not None:
+                if not path.lower().endswith(IMAGE_SUFFIXES):
+                    raise DataError(f"{label}: {path}: not an image file (expected one of "
+                                    f"{', '.join(IMAGE_SUFFIXES)})")
+                images.append((path, handle))
+            break
     roots = [r for r, splits in found.items() if all(s in splits for s in SPLITS)]
     if not roots:
         seen = sorted({s for splits in found.values() for s in splits})
-        raise DataError("expected train/<class>/<image> and test/<class>/<image> at the root "
-                        f"or one folder down; found splits {seen or 'none'}")
+        raise DataError(f"{label}: expected train/<class>/<image> and test/<class>/<image> at "
+                        f"the root or one folder down; found splits {seen or 'none'}")
     if len(roots) > 1:
-        raise DataError(f"found several image-folder roots: {', '.join(sorted(roots))}")
+        raise DataError(f"{label}: found several image-folder roots: {', '.join(sorted(roots))}")
     return found[roots[0]]
 
 
-def _read_image_folder(groups: dict[str, dict[str, list[tuple[str, object]]]], read, label: str
-                       ) -> Dataset:
+def _read_image_folder(groups: dict[str, dict[str, list[Entry]]], read, label: str,
+                       resize: bool = False, decode: bool = True) -> Dataset | None:
     classes = {s: sorted(groups[s]) for s in SPLITS}
     if classes["train"] != classes["test"]:
         only = sorted(set(classes["train"]) ^ set(classes["test"]))
-        raise DataError(f"{label}: classes differ between train and test: {', '.join(only)}")
+        raise DataError(f"{label}: classes differ between train and test: {', '.join(only)} "
+                        "in one split only")
     class_names = tuple(classes["train"])
+    for split in SPLITS:
+        for name in class_names:
+            if not groups[split][name]:
+                raise DataError(f"{label}: {split}/{name} has no images")
+    if not decode:
+        return None
     splits = {}
     for split in SPLITS:
         images, labels = [], []
         for class_id, name in enumerate(class_names):
             for path, handle in sorted(groups[split][name], key=lambda item: item[0]):
-                images.append(_decode_image(read(handle), f"{label}: {path}"))
+                try:
+                    data = read(handle)
+                except OSError as err:
+                    raise DataError(f"{label}: {path}: cannot be read ({err})") from None
+                images.append(_decode_image(data, f"{label}: {path}", resize))
                 labels.append(class_id)
         splits[split] = Split(np.stack(images), np.asarray(labels, dtype=np.int32))
     return Dataset(splits["train"], splits["test"], class_names)
 
 
-def _read_official(tar: tarfile.TarFile, label: str) -> Dataset:
+def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dataset | None:
     members = {PurePosixPath(m.name).name: m for m in tar.getmembers() if m.isfile()}
+    expected = ["batches.meta", "test_batch"] + [f"data_batch_{i}" for i in range(1, 6)]
+    missing = [name for name in expected if name not in members]
+    if missing:
+        raise DataError(f"{label}: official CIFAR-10 tarball lacks "
+                        f"{', '.join(f'{OFFICIAL_DIR}/{n}' for n in missing)}")
+    if not decode:
+        return None
 
     def load(name: str) -> dict:
         if name not in members:
@@ -256,27 +338,33 @@ def _check_tar_end(tar: tarfile.TarFile) -> None:
         raise tarfile.ReadError("no end-of-archive marker after the last member")
 
 
-def read_source(path: str | os.PathLike) -> Dataset:
-    """Read a fetched source (official tarball, or image-folder directory/archive)."""
+def read_source(path: str | os.PathLike, resize: bool = False,
+                decode: bool = True) -> Dataset | None:
+    """Read a fetched source (official tarball, or image-folder directory/archive).
+
+    Image-folder images must be 32x32 RGB unless ``resize`` (then they are converted).
+    Every problem is a ``DataError`` naming the file. With ``decode=False`` only the
+    structure is checked (members, splits, classes; no image is decoded) and None returned.
+    """
     path = Path(path)
     label = path.name
     if path.is_dir():
-        files = ((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
-        return _read_image_folder(_image_folder_members(files), Path.read_bytes, label)
+        groups = _image_folder_members(_dir_entries(path, label), label)
+        return _read_image_folder(groups, Path.read_bytes, label, resize, decode)
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                infos = ((i.filename, i) for i in zf.infolist() if not i.is_dir())
-                return _read_image_folder(_image_folder_members(infos), zf.read, label)
+                groups = _image_folder_members(_zip_entries(zf, label), label)
+                return _read_image_folder(groups, zf.read, label, resize, decode)
         if tarfile.is_tarfile(path):
             with tarfile.open(path, "r:*") as tar:
-                members = tar.getmembers()
+                entries = _tar_entries(tar, label)
                 _check_tar_end(tar)
-                if any(PurePosixPath(m.name).name == "batches.meta" for m in members):
-                    return _read_official(tar, label)
-                files = ((m.name, m) for m in members if m.isfile())
-                return _read_image_folder(_image_folder_members(files),
-                                          lambda m: tar.extractfile(m).read(), label)
+                if any(PurePosixPath(n).name == "batches.meta" for n, _ in entries):
+                    return _read_official(tar, label, decode)
+                return _read_image_folder(_image_folder_members(entries, label),
+                                          lambda m: tar.extractfile(m).read(), label, resize,
+                                          decode)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
         raise DataError(f"{label}: corrupt or truncated archive ({err})") from None
     with open(path, "rb") as fh:
@@ -343,10 +431,10 @@ def data_summary(dataset: Dataset, source: dict | None = None) -> dict:
 
 def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
             metrics_file: str | os.PathLike, train_limit: int | None = None,
-            test_limit: int | None = None, seed: int = 0) -> Dataset:
+            test_limit: int | None = None, seed: int = 0, resize: bool = False) -> Dataset:
     """Decode the fetched source, take the seeded stratified subsets, write both outputs."""
     fetched = fetched_source(raw_dir)
-    full = read_source(fetched)
+    full = read_source(fetched, resize=resize)
     train_idx = stratified_indices(full.train.y, train_limit, seed, "data.train_limit")
     test_idx = stratified_indices(full.test.y, test_limit, seed + 1, "data.test_limit")
     dataset = Dataset(Split(full.train.x[train_idx], full.train.y[train_idx]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -16,11 +17,14 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
     The temporary file or folder lives in the target's own directory, so the final
-    ``os.replace`` is atomic. On any error (or Ctrl-C) it is removed and ``target``
-    is left as it was.
+    ``os.replace`` is atomic. On any error (or Ctrl-C, or SIGTERM through ``run_stage``)
+    it is removed and ``target`` is left as it was; one left by a SIGKILL is removed by the
+    next write of the same target.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp{suffix}"):
+        _remove(stale)  # left by a run that was killed (SIGKILL) while writing
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + suffix,
                                     dir=target.parent)
     os.close(fd)
@@ -32,10 +36,14 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
-        if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists() or tmp.is_symlink():
-            tmp.unlink()
+        _remove(tmp)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def write_json(path: str | os.PathLike, obj: object) -> None:

@@ -1,36 +1,44 @@
-"""Training logs through DVCLive, on every Keras backend.
+"""Training logs through DVCLive, on every Keras backend, and the machine they ran on.
 
-``open_live`` opens a ``dvclive.Live`` that writes only its own folder (no dvc.yaml, no
-experiment, no report: the pipeline declares its plots in dvc.yaml). ``LiveLogger`` is
-the Keras callback that logs each epoch's metrics and wall time to it.
+``EpochHistory`` is the Keras callback that records each epoch's metrics and wall time
+(and stops a diverged run); ``write_training_log`` writes them through a ``dvclive.Live``
+once training has finished, so that a log is complete or absent and a resumed run logs
+its earlier epochs too. DVCLive's own ``DVCLiveCallback`` imports TensorFlow and records
+no timing, hence this small callback on every backend. ``open_live`` opens a Live that
+writes only its own folder (no dvc.yaml, no experiment, no report: the pipeline declares
+its plots in dvc.yaml).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import platform
 import time
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from cnnbench.cli import CnnbenchError
+from cnnbench.files import atomic_path
 
 
-class LiveLogger(keras.callbacks.Callback):
-    """Log each epoch's Keras metrics and wall time to a ``dvclive.Live``.
+class DivergenceError(CnnbenchError):
+    """The loss became NaN or infinite."""
 
-    DVCLive's own ``DVCLiveCallback`` imports TensorFlow and records no timing, so this
-    small callback is used on every Keras backend instead.
+
+class EpochHistory(keras.callbacks.Callback):
+    """Record each epoch's Keras metrics and wall time; stop on a NaN or infinite loss.
+
+    ``records`` (one dict per finished epoch) may start with the epochs of an earlier,
+    interrupted run; ``write_training_log`` turns it into the DVCLive log at the end.
     """
 
-    def __init__(self, live) -> None:
+    def __init__(self, model_name: str, records: list[dict] | None = None) -> None:
         super().__init__()
-        self.live = live
-        self.epoch_s: list[float] = []
-        self.train_s: list[float] = []
+        self.model_name = model_name
+        self.records: list[dict] = list(records or [])
         self._epoch_start = self._train_end = 0.0
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
@@ -43,21 +51,40 @@ class LiveLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         now = time.perf_counter()
-        self.epoch_s.append(now - self._epoch_start)
-        self.train_s.append((self._train_end or now) - self._epoch_start)
+        record = {"epoch": epoch}
         for key, value in (logs or {}).items():
+            value = float(value)
+            if "loss" in key and not math.isfinite(value):
+                raise DivergenceError(
+                    f"{self.model_name}: {key} became {value} in epoch {epoch + 1}; training "
+                    "diverged (try a lower train.learning_rate)")
             name = f"val/{key[4:]}" if key.startswith("val_") else f"train/{key}"
-            self.live.log_metric(name, float(value))
-        self.live.log_metric("time/epoch_s", round(self.epoch_s[-1], 3))
-        self.live.log_metric("time/train_s", round(self.train_s[-1], 3))
-        self.live.next_step()
+            record[name] = value
+        record["time/epoch_s"] = round(now - self._epoch_start, 3)
+        record["time/train_s"] = round((self._train_end or now) - self._epoch_start, 3)
+        self.records.append(record)
 
-    def on_train_end(self, logs=None) -> None:
-        self.live.summary["epochs"] = len(self.epoch_s)
-        self.live.summary["time"] = {
-            "train_s": round(sum(self.epoch_s), 3),
-            "epoch_mean_s": round(float(np.mean(self.epoch_s)), 3) if self.epoch_s else 0.0,
-            "train_part_s": round(sum(self.train_s), 3),
+
+def write_training_log(log_dir: str | os.PathLike, records: list[dict], params: dict) -> None:
+    """Write the DVCLive log of a finished training run into ``log_dir``, atomically.
+
+    Per epoch: ``train/*``, ``val/*``, ``time/epoch_s`` (the whole epoch, validation
+    included) and ``time/train_s`` (its training part). The summary (``metrics.json``) adds
+    ``epochs`` and the run's totals under ``time``.
+    """
+    epoch_s = [r["time/epoch_s"] for r in records]
+    with atomic_path(log_dir) as tmp, open_live(tmp) as live:
+        live.log_params(params)
+        for record in records:
+            for name, value in record.items():
+                if name != "epoch":
+                    live.log_metric(name, value)
+            live.next_step()
+        live.summary["epochs"] = len(records)
+        live.summary["time"] = {
+            "train_s": round(sum(epoch_s), 3),
+            "epoch_mean_s": round(sum(epoch_s) / len(epoch_s), 3) if epoch_s else 0.0,
+            "train_part_s": round(sum(r["time/train_s"] for r in records), 3),
         }
 
 

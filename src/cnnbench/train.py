@@ -4,7 +4,9 @@ As in the seed report, the test split doubles as validation data: every epoch en
 with a pass over it. Per epoch, DVCLive records ``train/loss``, ``train/accuracy``,
 ``val/loss``, ``val/accuracy``, ``time/epoch_s`` (the whole epoch, validation
 included, as Keras reports it) and ``time/train_s`` (the training part alone); its
-``metrics.json`` summary also gets the run's totals under ``time``.
+``metrics.json`` summary also gets the run's totals under ``time``. Batches come in a
+seeded per-epoch order (``inputs``), and a checkpoint after every epoch (``checkpoint``)
+lets a killed run resume with identical results.
 
 Run through the pipeline (``dvc repro train@resnet18``) or ``stages/train.py --help``.
 """
@@ -22,7 +24,9 @@ from cnnbench import models
 from cnnbench.config import TrainParams
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
-from cnnbench.logs import LiveLogger, machine_info, open_live
+from cnnbench.checkpoint import EpochCheckpoint, fingerprint
+from cnnbench.inputs import train_batches
+from cnnbench.logs import EpochHistory, machine_info, write_training_log
 
 
 def seed_everything(seed: int) -> None:
@@ -47,24 +51,36 @@ def compile_model(name: str, num_classes: int, params: TrainParams) -> keras.Mod
 
 
 def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
-          log_dir: str | os.PathLike, params: TrainParams) -> keras.callbacks.History:
-    """Train ``name`` with ``params``; save the model to ``model_out`` and logs to ``log_dir``."""
+          log_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike,
+          params: TrainParams) -> list[dict]:
+    """Train ``name`` with ``params``; save the model to ``model_out`` and logs to ``log_dir``.
+
+    After every epoch a checkpoint goes to ``checkpoint_dir``; a run killed at any point
+    resumes there from its last finished epoch and ends with the same metrics as a run
+    that was never interrupted. The checkpoint is removed once the outputs are written.
+    Returns the per-epoch records.
+    """
     dataset = load_prepared(data_file)
     seed_everything(params.seed)
     model = compile_model(name, len(dataset.class_names), params)
-    verbose = 1 if sys.stdout.isatty() else 2
+    history = EpochHistory(name)
+    key = fingerprint(name, asdict(params), keras.backend.backend(), files=(data_file,))
+    checkpoint = EpochCheckpoint(checkpoint_dir, key, history)
+    initial_epoch, history.records = checkpoint.restore(model)
+    batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
+                                   params.seed)
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate}, "
           f"backend {keras.backend.backend()}", flush=True)
-    with atomic_path(log_dir) as tmp_log:
-        with open_live(tmp_log) as live:
-            live.log_params({"model": name, **asdict(params), "machine": machine_info()})
-            history = model.fit(
-                dataset.train.x, dataset.train.y,
-                batch_size=params.batch_size, epochs=params.epochs, shuffle=True,
-                validation_data=(dataset.test.x, dataset.test.y),
-                callbacks=[LiveLogger(live)], verbose=verbose,
-            )
-        with atomic_path(Path(model_out), suffix=".keras") as tmp_model:
-            model.save(tmp_model)
-    return history
+    if initial_epoch < params.epochs:
+        model.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
+                  validation_data=(dataset.test.x, dataset.test.y),
+                  validation_batch_size=params.batch_size,
+                  callbacks=[order, history, checkpoint],
+                  verbose=1 if sys.stdout.isatty() else 2)
+    write_training_log(log_dir, history.records,
+                       {"model": name, **asdict(params), "machine": machine_info()})
+    with atomic_path(Path(model_out), suffix=".keras") as tmp_model:
+        model.save(tmp_model)
+    checkpoint.remove()
+    return history.records

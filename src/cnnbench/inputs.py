@@ -1,0 +1,99 @@
+"""Training batches in a seeded order that depends only on (seed, epoch).
+
+An uninterrupted run and a run resumed at epoch ``e`` see exactly the same batches, since
+epoch ``e``'s order is drawn from ``(seed, e)`` alone, never from how many epochs this
+process has run. ``EpochOrder`` is the Keras callback that tells the batches which epoch
+starts; it also reseeds the model's dropout and other random layers the same way.
+
+On TensorFlow the batches come from ``tf.data`` (a permutation per epoch, ``tf.gather`` on
+the uint8 images, prefetch): no per-step Python and no float copy of the data. On other
+backends (JAX, torch) they come from a ``keras.utils.PyDataset`` that slices NumPy arrays.
+Images stay uint8 until the model's own rescaling layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The NumPy order of epoch ``epoch`` (used by the PyDataset path)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+class _ArrayBatches(keras.utils.PyDataset):
+    """Batches of (uint8 images, labels) in ``epoch_order`` of the current epoch."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order = epoch_order(len(self.y), self.seed, epoch)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+
+class _TFBatches:
+    """A one-epoch ``tf.data`` pipeline whose permutation is read from an epoch variable."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
+        import tensorflow as tf
+
+        self._epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        images, labels = tf.constant(x), tf.constant(y)
+        n = len(y)
+
+        def order(_):
+            return tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int32), seed=tf.stack([tf.constant(seed, tf.int64),
+                                                            self._epoch]))
+
+        self.dataset = (
+            tf.data.Dataset.from_tensors(0).map(order)
+            .unbatch().batch(batch_size)
+            .map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
+                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self._epoch.assign(epoch)
+
+
+class EpochOrder(keras.callbacks.Callback):
+    """At each epoch's start: point the batches at that epoch and reseed random layers.
+
+    Dropout and other random layers draw from ``keras.random.SeedGenerator`` states; these
+    are reset from ``(seed, epoch)``, so their masks do not depend on earlier epochs either.
+    """
+
+    def __init__(self, batches, seed: int) -> None:
+        super().__init__()
+        self.batches, self.seed = batches, seed
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.batches.set_epoch(epoch)
+        states = [v for v in self.model.variables if "seed_generator_state" in v.path]
+        values = np.random.default_rng([self.seed, epoch, 1]).integers(
+            0, 2**31 - 1, size=(len(states), 2))
+        for state, value in zip(states, values, strict=True):
+            state.assign(np.asarray(value, dtype=state.dtype))
+
+
+def train_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """``(data, callback)``: pass ``data`` to ``model.fit`` and ``callback`` in its callbacks."""
+    if keras.backend.backend() == "tensorflow":
+        batches = _TFBatches(x, y, batch_size, seed)
+        return batches.dataset, EpochOrder(batches, seed)
+    batches = _ArrayBatches(x, y, batch_size, seed)
+    return batches, EpochOrder(batches, seed)
