@@ -13,13 +13,17 @@ BASE ?= main
 VEGA := $(VENV)/share/vega
 VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
 
-.PHONY: setup repro test report vega clean-venv help
+TORCH_VENV ?= .venv-torch
+
+.PHONY: setup repro test report vega bench torch-reference clean-venv help
 
 help:
 	@echo "make repro   set up $(VENV) and run the pipeline (dvc repro)"
 	@echo "make test    set up $(VENV) and run the tests"
 	@echo "make report  BASE=main: Markdown review of the working tree against BASE"
 	@echo "             (reports/review/review.md and reports/review/plots/index.html)"
+	@echo "make bench   training and inference throughput of the five models (bench/results/)"
+	@echo "make torch-reference  the same architectures in PyTorch eager, the speed baseline"
 	@echo "make setup   only create $(VENV) and install cnnbench with its pinned dependencies"
 
 setup: $(STAMP)
@@ -53,6 +57,21 @@ repro: setup
 
 test: setup vega
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+bench: setup
+	mkdir -p bench/results
+	$(BIN)/python -m cnnbench.bench --json bench/results/keras-$(shell hostname).json
+
+# PyTorch lives in its own environment: it is the baseline, not a dependency.
+$(TORCH_VENV)/.installed:
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	touch $@
+
+torch-reference: $(TORCH_VENV)/.installed
+	mkdir -p bench/results
+	$(TORCH_VENV)/bin/python bench/torch_reference.py \
+	    --json bench/results/torch-$(shell hostname).json
 
 clean-venv:
 	rm -rf $(VENV)

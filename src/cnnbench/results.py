@@ -67,10 +67,16 @@ def load_reference(path: str | os.PathLike) -> dict:
         raise DataError(f"{path}: cannot read the reference results ({err})") from None
 
 
-def ranking(scores: pd.Series) -> str:
-    """``ResNet18 > Inception10 > ...`` from a series of scores indexed by model."""
-    order = scores.sort_values(ascending=False, kind="stable").index
-    return " > ".join(DISPLAY_NAMES.get(m, m) for m in order)
+def ranking(scores: pd.Series, digits: int = 4) -> str:
+    """``ResNet18 > Inception10 > ...`` from scores indexed by model; ties (equal to
+    ``digits`` decimals) are joined by ``=``."""
+    order = scores.round(digits).sort_values(ascending=False, kind="stable")
+    text = ""
+    for i, (model, score) in enumerate(order.items()):
+        if i:
+            text += " = " if score == order.iloc[i - 1] else " > "
+        text += DISPLAY_NAMES.get(model, model)
+    return text
 
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,

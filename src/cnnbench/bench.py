@@ -1,0 +1,140 @@
+"""Benchmark training and inference throughput of the models, apart from the tests.
+
+    python -m cnnbench.bench --models resnet18,vgg16 --batch-size 32 --json out.json
+
+For each model, through the pipeline's own training path (``train.compile_model`` and
+``inputs.train_batches``, i.e. the same Keras ``fit`` and input pipeline as ``dvc repro``):
+a warm-up ``fit`` of ``--warmup-steps`` steps (tracing and compilation), then a timed ``fit``
+of ``--steps`` steps gives ``train_img_s``; a warm-up prediction batch, then a timed
+``predict`` over ``--infer-images`` images gives ``infer_img_s``. Images come from the
+prepared data file (``--data``) or are random uint8 images of the same shape.
+
+It prints a table and, with ``--json``, writes
+``{"machine": {...}, "results": [{"model", "batch_size", "precision", "train_img_s",
+"infer_img_s", ...}]}``, the machine naming CPU, cores, accelerator, backend, precision and
+library versions. Speed is measured here, never asserted by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from cnnbench.cli import CnnbenchError, run_stage
+from cnnbench.models import MODELS
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def _images(data: str | None, count: int, seed: int):
+    import numpy as np
+
+    if data:
+        from cnnbench.data import load_prepared
+
+        train = load_prepared(data).train
+        reps = -(-count // len(train.y))
+        return np.tile(train.x, (reps, 1, 1, 1))[:count], np.tile(train.y, reps)[:count]
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8),
+            rng.integers(0, 10, size=count).astype(np.int32))
+
+
+def measure(name: str, batch_size: int, steps: int, warmup_steps: int, infer_images: int,
+            infer_batch_size: int, data: str | None = None, seed: int = 0) -> dict:
+    """Steady-state training and inference images/s of one model."""
+    import keras
+
+    from cnnbench.config import TrainParams
+    from cnnbench.evaluate import timed_predict
+    from cnnbench.inputs import train_batches
+    from cnnbench.train import compile_model, seed_everything
+
+    seed_everything(seed)
+    x, y = _images(data, max(steps, warmup_steps) * batch_size, seed)
+    model = compile_model(name, 10, TrainParams(batch_size=batch_size, seed=seed))
+
+    def fit(count: int) -> float:
+        batches, order = train_batches(x[:count * batch_size], y[:count * batch_size],
+                                       batch_size, seed)
+        start = time.perf_counter()
+        model.fit(batches, epochs=1, callbacks=[order], verbose=0)
+        return time.perf_counter() - start
+
+    warmup_s = fit(warmup_steps)
+    train_s = fit(steps)
+    x_infer, _ = _images(data, infer_images, seed + 1)
+    _, infer_img_s = timed_predict(model, x_infer, infer_batch_size)
+    return {
+        "model": name,
+        "batch_size": batch_size,
+        "precision": keras.mixed_precision.global_policy().name,
+        "train_img_s": round(steps * batch_size / train_s, 1),
+        "infer_img_s": round(infer_img_s, 1),
+        "infer_batch_size": infer_batch_size,
+        "steps": steps,
+        "warmup_s": round(warmup_s, 2),
+        "data": "prepared" if data else "random",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated model names (default: all five)")
+    parser.add_argument("--batch-size", type=int, default=32, help="training batch size "
+                        "(default: %(default)s, the seed's)")
+    parser.add_argument("--steps", type=int, default=50,
+                        help="timed training steps (default: %(default)s)")
+    parser.add_argument("--warmup-steps", type=int, default=10,
+                        help="untimed training steps first (default: %(default)s)")
+    parser.add_argument("--infer-images", type=int, default=2048,
+                        help="images in the timed prediction pass (default: %(default)s)")
+    parser.add_argument("--infer-batch-size", type=int, default=256,
+                        help="prediction batch size (default: %(default)s)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="Keras dtype policy (default: %(default)s)")
+    parser.add_argument("--data", help="prepared .npz to take images from "
+                        "(default: random images of the same shape)")
+    parser.add_argument("--json", help="file to write the results to, as JSON")
+    args = parser.parse_args(argv)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        raise CnnbenchError(f"--models: unknown model {', '.join(unknown) or '(none given)'}; "
+                            f"known models: {', '.join(MODELS)}")
+    for option in ("batch_size", "steps", "warmup_steps", "infer_images", "infer_batch_size"):
+        if getattr(args, option) <= 0:
+            raise CnnbenchError(f"--{option.replace('_', '-')} must be a positive integer, "
+                                f"got {getattr(args, option)}")
+
+    import keras
+
+    from cnnbench.logs import machine_info
+
+    keras.mixed_precision.set_global_policy(args.precision)
+    machine = {**machine_info(), "precision": args.precision,
+               "threads": os.environ.get("OMP_NUM_THREADS", "default")}
+    print(f"{machine['cpu']} ({machine['cores']} cores), accelerator {machine['accelerator']}, "
+          f"Keras {machine['keras']} on {machine['backend']} {machine['backend_version']}, "
+          f"{args.precision}", flush=True)
+    print(f"{'model':<12} {'batch':>5} {'precision':<15} {'train img/s':>12} "
+          f"{'infer img/s':>12}", flush=True)
+    results = []
+    for name in names:
+        result = measure(name, args.batch_size, args.steps, args.warmup_steps,
+                         args.infer_images, args.infer_batch_size, args.data)
+        results.append(result)
+        print(f"{name:<12} {result['batch_size']:>5} {result['precision']:<15} "
+              f"{result['train_img_s']:>12.1f} {result['infer_img_s']:>12.1f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "results": results},
+                                              indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

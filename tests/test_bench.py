@@ -1,0 +1,37 @@
+"""Smoke test of the benchmark: it runs and writes its documented JSON (speed is not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cnnbench.bench", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
+                   "--warmup-steps", "1", "--infer-images", "64", "--infer-batch-size", "32",
+                   "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    machine = report["machine"]
+    for key in ("cpu", "cores", "accelerator", "backend", "backend_version", "keras",
+                "precision"):
+        assert machine[key], key
+    [row] = report["results"]
+    assert (row["model"], row["batch_size"], row["precision"]) == ("lenet5", 8, "float32")
+    assert row["train_img_s"] > 0 and row["infer_img_s"] > 0
+    assert "lenet5" in result.stdout and "train img/s" in result.stdout
+
+
+def test_bench_rejects_an_unknown_model_in_one_line():
+    result = bench("--models", "lenet5,resnet50")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "--models: unknown model resnet50; known models: lenet5, alexnet8, vgg16, "
+        "inception10, resnet18")
