@@ -69,3 +69,19 @@ def test_model_modules_are_backend_neutral():
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
                 for mod in mods:
                     assert mod and mod.split(".")[0] not in {"tensorflow", "jax", "torch"}, path
+
+
+def test_data_path_imports_tensorflow_only_on_the_tensorflow_branch():
+    """data.py never imports TensorFlow; inputs.py only inside its tf.data class, which
+    ``train_batches`` builds only when the Keras backend is TensorFlow."""
+    src = Path(models.__file__).parents[1]
+
+    def tf_import_lines(tree: ast.AST) -> list[int]:
+        return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Import)
+                and any(a.name.split(".")[0] == "tensorflow" for a in node.names)]
+
+    assert tf_import_lines(ast.parse((src / "data.py").read_text())) == []
+    tree = ast.parse((src / "inputs.py").read_text())
+    tf_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "_TFBatches")
+    lines = tf_import_lines(tree)
+    assert lines and all(tf_class.lineno <= line <= tf_class.end_lineno for line in lines)

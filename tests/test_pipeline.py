@@ -231,6 +231,18 @@ def test_review_report_against_a_base_commit(repo, changed):
     assert "cdn.jsdelivr" not in page and 'src="vendor/vega.min.js"' in page
 
 
+def test_review_works_in_a_clone_where_nothing_was_ever_run(repo, changed, tmp_path):
+    """Metrics and plot data are in git: a fresh clone (no DVC cache, no models) can review."""
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "models").exists() and not (clone / ".dvc" / "cache").exists()
+    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", "review",
+         "--summary", "reports/summary.md", "--figures", "plots/figures"], clone)
+    review = (clone / "review" / "review.md").read_text()
+    assert "metrics/lenet5.json" in review and "train.epochs" in review
+    assert (clone / "review" / "plots" / "index.html").stat().st_size > 1000
+
+
 def test_review_rejects_an_unknown_base(repo):
     result = run([sys.executable, "-m", "cnnbench.review", "--base", "no-such-branch",
                   "--summary", "reports/summary.md", "--figures", "plots/figures"], repo,

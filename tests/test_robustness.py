@@ -324,22 +324,24 @@ def test_sigkill_mid_training_then_rerun_resumes_with_identical_metrics(tiny, re
     assert not [p for p in (tiny / "killed").rglob(".*.tmp*")]
 
 
-def test_sigterm_is_one_line_and_leaves_no_outputs(tiny):
-    args = train_args(tiny, "terminated")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
+    run = f"stopped-{sig.name}"
+    args = train_args(tiny, run)
     process = subprocess.Popen([sys.executable, str(STAGES / "train.py"), *args], cwd=tiny,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:  # wait until training has started
         if line.startswith("train inception10:"):
             break
     time.sleep(1.0)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.strip().splitlines()[-1] == (
         "train.py: interrupted; nothing was written. Run `dvc repro` again to redo it.")
     assert "Traceback" not in stderr
-    assert not (tiny / "terminated" / "model.keras").exists()
-    assert not (tiny / "terminated" / "log").exists()
+    assert not (tiny / run / "model.keras").exists()
+    assert not (tiny / run / "log").exists()
 
 
 def test_a_diverging_run_stops_with_an_error_naming_model_and_epoch(tiny, tmp_path):
