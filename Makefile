@@ -65,7 +65,7 @@ bench: setup
 # PyTorch lives in its own environment: it is the baseline, not a dependency.
 $(TORCH_VENV)/.installed:
 	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
-	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(TORCH_VENV)/bin/python -m pip install --quiet torch==2.13.0 numpy==2.4.6
 	touch $@
 
 torch-reference: $(TORCH_VENV)/.installed

@@ -5,7 +5,8 @@
 Same architectures as ``src/cnnbench/models`` (same trainable parameter counts; PyTorch
 keeps batch-norm statistics as buffers, not parameters), trained with Adam and
 cross-entropy on uint8 images scaled by 1/255 per batch, as cnnbench does. For each model
-it times ``--steps`` training steps after ``--warmup-steps``, in float32 and in bf16
+it times ``--repeats`` windows of ``--steps`` training steps after ``--warmup-steps`` and
+keeps the median, in float32 and in bf16
 autocast with channels-last memory format, and prints a table and JSON in the shape of
 ``python -m cnnbench.bench``. Not part of the project's dependencies: install PyTorch into
 its own environment (``make torch-reference`` does, with ``torch==2.13.0``).
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -121,8 +123,9 @@ BUILDERS = {"lenet5": lenet5, "alexnet8": alexnet8, "vgg16": vgg16,
             "inception10": inception10, "resnet18": resnet18}
 
 
-def measure(name: str, precision: str, batch_size: int, steps: int, warmup_steps: int) -> float:
-    """Training images/s of ``name`` in eager mode."""
+def measure(name: str, precision: str, batch_size: int, steps: int, warmup_steps: int,
+            repeats: int) -> list[float]:
+    """Training images/s of ``name`` in eager mode, for each of ``repeats`` timed windows."""
     torch.manual_seed(0)
     model = BUILDERS[name]()
     channels_last = precision != "float32"
@@ -147,10 +150,13 @@ def measure(name: str, precision: str, batch_size: int, steps: int, warmup_steps
 
     for _ in range(warmup_steps):
         step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * batch_size / (time.perf_counter() - start)
+    windows = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        windows.append(steps * batch_size / (time.perf_counter() - start))
+    return windows
 
 
 def trainable_params(name: str) -> int:
@@ -163,8 +169,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--warmup-steps", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows (median kept)")
+    parser.add_argument("--warmup-steps", type=int, default=5)
     parser.add_argument("--json", help="file to write the results to")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
@@ -182,9 +189,13 @@ def main() -> None:
     results = []
     for name in args.models.split(","):
         for precision in args.precisions.split(","):
-            img_s = measure(name, precision, args.batch_size, args.steps, args.warmup_steps)
+            windows = measure(name, precision, args.batch_size, args.steps, args.warmup_steps,
+                              args.repeats)
+            img_s = statistics.median(windows)
             row = {"model": name, "batch_size": args.batch_size, "precision": precision,
-                   "train_img_s": round(img_s, 1), "trainable_params": trainable_params(name)}
+                   "train_img_s": round(img_s, 1),
+                   "train_img_s_windows": [round(w, 1) for w in windows],
+                   "trainable_params": trainable_params(name)}
             results.append(row)
             print(f"{name:<12} {precision:<28} {row['trainable_params']:>10} {img_s:>12.1f}",
                   flush=True)

@@ -11,18 +11,14 @@ writes PNG (and SVG) figures into a fresh folder. Example:
 import argparse
 
 from cnnbench.cli import run_stage
+from cnnbench.results import add_run_arguments
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
-    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
-    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
-    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
+    add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="folder of figures to write")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file; its `models` are plotted (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params

@@ -15,7 +15,8 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
-                   "--warmup-steps", "1", "--infer-images", "64", "--infer-batch-size", "32",
+                   "--warmup-steps", "1", "--repeats", "2", "--infer-images", "64",
+                   "--infer-batch-size", "32",
                    "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())

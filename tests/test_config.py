@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -10,26 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from helpers import changed_params
+
 from cnnbench.cli import ParamsError
 from cnnbench.config import load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
-
-
-def params_with(**changes) -> dict:
-    """The project's params.yaml with dotted keys set (value None deletes the key)."""
-    raw = copy.deepcopy(DEFAULTS)
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        node = raw
-        for key in parents:
-            node = node[key]
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return raw
 
 
 def test_project_params_are_valid_and_follow_the_seed_protocol():
@@ -42,7 +27,7 @@ def test_project_params_are_valid_and_follow_the_seed_protocol():
 
 
 def test_model_overrides_apply_to_that_model_only():
-    params = parse_params(params_with(models__vgg16={"epochs": 2, "learning_rate": 1}))
+    params = parse_params(changed_params(models__vgg16={"epochs": 2, "learning_rate": 1}))
     assert params.train_for("vgg16").epochs == 2
     assert params.train_for("vgg16").learning_rate == 1.0
     assert params.train_for("lenet5").epochs == 5
@@ -67,10 +52,14 @@ def test_model_overrides_apply_to_that_model_only():
     ({"models__vgg16": {"epoch": 2}}, r"unknown key 'models\.vgg16\.epoch'"),
     ({"models__vgg16": 3}, r"models\.vgg16 must be a mapping of train overrides"),
     ({"models": {}}, r"models must map at least one model name"),
+    ({"train__precision": "bfloat16"}, r"train\.precision must be one of float32, "
+                                       r"mixed_bfloat16, got 'bfloat16'"),
+    ({"train__steps_per_execution": 0}, r"train\.steps_per_execution must be a positive"),
+    ({"train__jit_compile": "yes"}, r"train\.jit_compile must be true or false or null"),
 ])
 def test_bad_params_name_the_key_and_value(changes, message):
     with pytest.raises(ParamsError, match=message):
-        parse_params(params_with(**changes))
+        parse_params(changed_params(**changes))
 
 
 def test_missing_and_malformed_params_files_name_the_file(tmp_path):
@@ -84,7 +73,7 @@ def test_missing_and_malformed_params_files_name_the_file(tmp_path):
 
 def test_train_stage_rejects_bad_params_in_one_line_before_training(tmp_path):
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(params_with(train__batch_size=0)))
+    params.write_text(yaml.safe_dump(changed_params(train__batch_size=0)))
     model_out = tmp_path / "lenet5.keras"
     result = subprocess.run(
         [sys.executable, str(ROOT / "stages" / "train.py"), "lenet5", "--data", "missing.npz",

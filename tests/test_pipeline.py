@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from archives import make_image_folder
+from helpers import write_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
@@ -57,14 +58,7 @@ def ran_stages(output: str) -> set[str]:
 
 def set_params(repo: Path, **changes) -> None:
     path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params(path, yaml.safe_load(path.read_text()), **changes)
 
 
 @pytest.fixture(scope="module")

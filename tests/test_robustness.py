@@ -34,12 +34,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from archives import class_images, make_image_folder, make_official_tarball
+from helpers import write_params
 from cnnbench.cli import DataError
 from cnnbench.data import prepare, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / "stages"
-DEFAULTS = yaml.safe_load((ROOT / "params.yaml").read_text())
 CLASSES = ("cat", "dog", "frog")
 
 
@@ -94,18 +94,6 @@ def closed_port() -> int:
 def snapshot(folder_path: Path) -> dict[str, str]:
     return {str(p.relative_to(folder_path)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder_path.rglob("*")) if p.is_file()}
-
-
-def write_params(path: Path, **changes) -> Path:
-    params = json.loads(json.dumps(DEFAULTS))
-    for dotted, value in changes.items():
-        *parents, last = dotted.split("__")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-    return path
 
 
 def run_script(script: str, *args: str, cwd: Path, timeout: int = 300

@@ -3,10 +3,11 @@
     python -m cnnbench.bench --models resnet18,vgg16 --batch-size 32 --json out.json
 
 For each model, through the pipeline's own training path (``train.compile_model`` and
-``inputs.train_batches``, i.e. the same Keras ``fit`` and input pipeline as ``dvc repro``):
-a warm-up ``fit`` of ``--warmup-steps`` steps (tracing and compilation), then a timed ``fit``
-of ``--steps`` steps gives ``train_img_s``; a warm-up prediction batch, then a timed
-``predict`` over ``--infer-images`` images gives ``infer_img_s``. Images come from the
+``inputs.train_batches``, i.e. the same Keras ``fit`` and input pipeline as ``dvc repro``),
+one ``fit`` runs ``--warmup-steps`` untimed steps (tracing, compilation), then
+``--repeats`` windows of ``--steps`` steps, each timed at the step boundaries; the median
+window gives ``train_img_s``. A warm-up prediction batch, then a timed ``predict`` over
+``--infer-images`` images gives ``infer_img_s``. Images come from the
 prepared data file (``--data``) or are random uint8 images of the same shape.
 
 It prints a table and, with ``--json``, writes
@@ -24,9 +25,8 @@ import time
 from pathlib import Path
 
 from cnnbench.cli import CnnbenchError, run_stage
+from cnnbench.config import PRECISIONS
 from cnnbench.models import MODELS
-
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def _images(data: str | None, count: int, seed: int):
@@ -43,9 +43,18 @@ def _images(data: str | None, count: int, seed: int):
             rng.integers(0, 10, size=count).astype(np.int32))
 
 
-def measure(name: str, batch_size: int, steps: int, warmup_steps: int, infer_images: int,
-            infer_batch_size: int, data: str | None = None, seed: int = 0) -> dict:
-    """Steady-state training and inference images/s of one model."""
+def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: int,
+            infer_images: int, infer_batch_size: int, data: str | None = None,
+            seed: int = 0, precision: str = "float32", jit_compile: bool | None = None,
+            steps_per_execution: int = 1) -> dict:
+    """Steady-state training and inference images/s of one model.
+
+    One ``fit`` of ``warmup_steps + repeats * steps`` steps; each window of ``steps`` steps
+    after the warm-up is timed on its own, and the median window is reported (the others
+    are kept in ``train_img_s_windows``), since timings on shared machines vary.
+    """
+    import statistics
+
     import keras
 
     from cnnbench.config import TrainParams
@@ -54,29 +63,37 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, infer_ima
     from cnnbench.train import compile_model, seed_everything
 
     seed_everything(seed)
-    x, y = _images(data, max(steps, warmup_steps) * batch_size, seed)
-    model = compile_model(name, 10, TrainParams(batch_size=batch_size, seed=seed))
+    total = warmup_steps + repeats * steps
+    x, y = _images(data, total * batch_size, seed)
+    model = compile_model(name, 10, TrainParams(
+        batch_size=batch_size, seed=seed, precision=precision, jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution))
+    batches, order = train_batches(x, y, batch_size, seed)
+    times: list[float] = []
 
-    def fit(count: int) -> float:
-        batches, order = train_batches(x[:count * batch_size], y[:count * batch_size],
-                                       batch_size, seed)
-        start = time.perf_counter()
-        model.fit(batches, epochs=1, callbacks=[order], verbose=0)
-        return time.perf_counter() - start
+    class Clock(keras.callbacks.Callback):  # wall time at the end of every step
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter())
 
-    warmup_s = fit(warmup_steps)
-    train_s = fit(steps)
+    start = time.perf_counter()
+    model.fit(batches, epochs=1, callbacks=[order, Clock()], verbose=0, shuffle=False)
+    marks = times[warmup_steps - 1::steps]
+    windows = [steps * batch_size / (b - a) for a, b in zip(marks, marks[1:])]
     x_infer, _ = _images(data, infer_images, seed + 1)
     _, infer_img_s = timed_predict(model, x_infer, infer_batch_size)
     return {
         "model": name,
         "batch_size": batch_size,
         "precision": keras.mixed_precision.global_policy().name,
-        "train_img_s": round(steps * batch_size / train_s, 1),
+        "jit_compile": bool(model.jit_compile),
+        "steps_per_execution": steps_per_execution,
+        "train_img_s": round(statistics.median(windows), 1),
+        "train_img_s_windows": [round(w, 1) for w in windows],
         "infer_img_s": round(infer_img_s, 1),
         "infer_batch_size": infer_batch_size,
         "steps": steps,
-        "warmup_s": round(warmup_s, 2),
+        "warmup_steps": warmup_steps,
+        "warmup_s": round(times[warmup_steps - 1] - start, 2),
         "data": "prepared" if data else "random",
     }
 
@@ -88,16 +105,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated model names (default: all five)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size "
                         "(default: %(default)s, the seed's)")
-    parser.add_argument("--steps", type=int, default=50,
-                        help="timed training steps (default: %(default)s)")
-    parser.add_argument("--warmup-steps", type=int, default=10,
+    parser.add_argument("--steps", type=int, default=20,
+                        help="training steps per timed window (default: %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed windows; the median is reported (default: %(default)s)")
+    parser.add_argument("--warmup-steps", type=int, default=5,
                         help="untimed training steps first (default: %(default)s)")
     parser.add_argument("--infer-images", type=int, default=2048,
                         help="images in the timed prediction pass (default: %(default)s)")
     parser.add_argument("--infer-batch-size", type=int, default=256,
                         help="prediction batch size (default: %(default)s)")
     parser.add_argument("--precision", choices=PRECISIONS, default="float32",
-                        help="Keras dtype policy (default: %(default)s)")
+                        help="train.precision: Keras dtype policy (default: %(default)s)")
+    parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                        help="train.jit_compile: XLA (default: %(default)s, Keras' choice)")
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="train.steps_per_execution (default: %(default)s)")
     parser.add_argument("--data", help="prepared .npz to take images from "
                         "(default: random images of the same shape)")
     parser.add_argument("--json", help="file to write the results to, as JSON")
@@ -107,16 +130,14 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or not names:
         raise CnnbenchError(f"--models: unknown model {', '.join(unknown) or '(none given)'}; "
                             f"known models: {', '.join(MODELS)}")
-    for option in ("batch_size", "steps", "warmup_steps", "infer_images", "infer_batch_size"):
+    for option in ("batch_size", "steps", "repeats", "warmup_steps", "infer_images",
+                   "infer_batch_size", "steps_per_execution"):
         if getattr(args, option) <= 0:
             raise CnnbenchError(f"--{option.replace('_', '-')} must be a positive integer, "
                                 f"got {getattr(args, option)}")
 
-    import keras
-
     from cnnbench.logs import machine_info
 
-    keras.mixed_precision.set_global_policy(args.precision)
     machine = {**machine_info(), "precision": args.precision,
                "threads": os.environ.get("OMP_NUM_THREADS", "default")}
     print(f"{machine['cpu']} ({machine['cores']} cores), accelerator {machine['accelerator']}, "
@@ -126,8 +147,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{'infer img/s':>12}", flush=True)
     results = []
     for name in names:
-        result = measure(name, args.batch_size, args.steps, args.warmup_steps,
-                         args.infer_images, args.infer_batch_size, args.data)
+        jit = {"auto": None, "true": True, "false": False}[args.jit_compile]
+        result = measure(name, args.batch_size, args.steps, args.warmup_steps, args.repeats,
+                         args.infer_images, args.infer_batch_size, args.data,
+                         precision=args.precision, jit_compile=jit,
+                         steps_per_execution=args.steps_per_execution)
         results.append(result)
         print(f"{name:<12} {result['batch_size']:>5} {result['precision']:<15} "
               f"{result['train_img_s']:>12.1f} {result['infer_img_s']:>12.1f}", flush=True)

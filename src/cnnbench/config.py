@@ -31,6 +31,7 @@ from cnnbench.cli import ParamsError
 from cnnbench.models import MODELS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def _positive_int(key: str, value: int | None, *, allow_none: bool = False) -> None:
@@ -67,8 +68,15 @@ class TrainParams:
     batch_size: int = 32
     epochs: int = 5
     seed: int = 0
+    precision: str = "float32"
+    jit_compile: bool | None = None
+    steps_per_execution: int = 1
 
     def check(self, prefix: str) -> None:
+        if self.precision not in PRECISIONS:
+            raise ParamsError(f"{prefix}.precision must be one of {', '.join(PRECISIONS)}, "
+                              f"got {self.precision!r}{_suggest(self.precision, PRECISIONS)}")
+        _positive_int(f"{prefix}.steps_per_execution", self.steps_per_execution)
         if self.optimizer not in OPTIMIZERS:
             raise ParamsError(f"{prefix}.optimizer must be one of {', '.join(OPTIMIZERS)}, "
                               f"got {self.optimizer!r}{_suggest(self.optimizer, OPTIMIZERS)}")

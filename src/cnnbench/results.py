@@ -23,6 +23,16 @@ from cnnbench.models import DISPLAY_NAMES
 HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
 
 
+def add_run_arguments(parser) -> None:
+    """The command-line arguments of the stages that read a whole run (plot, summarise)."""
+    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
+    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
+    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
+    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file; its `models` are read (default: %(default)s)")
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())

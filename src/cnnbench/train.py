@@ -44,9 +44,16 @@ def make_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
 
 
 def compile_model(name: str, num_classes: int, params: TrainParams) -> keras.Model:
+    """Build ``name`` under ``params.precision`` and compile it for training.
+
+    ``mixed_bfloat16`` computes in bfloat16 with float32 weights; the softmax output stays
+    float32 (see ``models.build``). ``jit_compile`` None leaves Keras' own choice ("auto").
+    """
+    keras.mixed_precision.set_global_policy(params.precision)
     model = models.build(name, num_classes=num_classes)
     model.compile(optimizer=make_optimizer(params), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], steps_per_execution=params.steps_per_execution,
+                  jit_compile="auto" if params.jit_compile is None else params.jit_compile)
     return model
 
 
@@ -76,7 +83,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
         model.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
                   validation_data=(dataset.test.x, dataset.test.y),
                   validation_batch_size=params.batch_size,
-                  callbacks=[order, history, checkpoint],
+                  callbacks=[order, history, checkpoint], shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 2)
     write_training_log(log_dir, history.records,
                        {"model": name, **asdict(params), "machine": machine_info()})

@@ -35,4 +35,12 @@ def apply_dense_head(x: keras.KerasTensor, units: tuple[int, ...], dropout: floa
     for i, width in enumerate(units, start=1):
         x = layers.Dense(width, activation="relu", name=f"fc{i}")(x)
         x = layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
-    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return apply_classifier(x, num_classes)
+
+
+def apply_classifier(x: keras.KerasTensor, num_classes: int,
+                     kernel_regularizer=None) -> keras.KerasTensor:
+    """The softmax output layer ``predictions``, computed in float32 even under a mixed
+    precision policy (as Keras advises, so the loss sees float32 probabilities)."""
+    return layers.Dense(num_classes, activation="softmax", kernel_regularizer=kernel_regularizer,
+                        dtype="float32", name="predictions")(x)

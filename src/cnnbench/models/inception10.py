@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cnnbench.models.blocks import apply_conv_bn_relu, image_input
+from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
 
 STEM_FILTERS = 16
 NUM_BLOCKS = 2
@@ -45,5 +45,5 @@ def build(num_classes: int = 10, input_shape: tuple[int, int, int] = (32, 32, 3)
             x = apply_inception_module(x, filters, strides=2 if m == 1 else 1,
                                        name=f"block{b}_inception{m}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = apply_classifier(x, num_classes)
     return keras.Model(inputs, outputs, name="inception10")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cnnbench.models.blocks import image_input
+from cnnbench.models.blocks import apply_classifier, image_input
 
 #: (filters, kernel size) of each conv block; each is followed by 2x2 max pooling.
 CONV_BLOCKS = ((6, 5), (16, 5))
@@ -23,5 +23,5 @@ def build(num_classes: int = 10, input_shape: tuple[int, int, int] = (32, 32, 3)
     x = layers.Flatten(name="flatten")(x)
     for i, units in enumerate(DENSE_UNITS, start=1):
         x = layers.Dense(units, activation="sigmoid", name=f"fc{i}")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = apply_classifier(x, num_classes)
     return keras.Model(inputs, outputs, name="lenet5")

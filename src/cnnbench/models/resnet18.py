@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from cnnbench.models.blocks import apply_conv_bn_relu, image_input
+from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
 
 STEM_FILTERS = 64
 BLOCKS_PER_STAGE = (2, 2, 2, 2)
@@ -40,7 +40,5 @@ def build(num_classes: int = 10, input_shape: tuple[int, int, int] = (32, 32, 3)
             strides = 2 if s > 1 and b == 1 else 1
             x = apply_basic_block(x, filters, strides, name=f"stage{s}_block{b}")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    outputs = layers.Dense(num_classes, activation="softmax",
-                           kernel_regularizer=keras.regularizers.L2(L2_PENALTY),
-                           name="predictions")(x)
+    outputs = apply_classifier(x, num_classes, keras.regularizers.L2(L2_PENALTY))
     return keras.Model(inputs, outputs, name="resnet18")
