@@ -332,6 +332,32 @@ def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
     assert not (tiny / run / "log").exists()
 
 
+def test_a_nan_loss_stops_fit_with_an_error_naming_model_and_epoch():
+    """The mechanism, on any backend: a model whose loss turns NaN in its second epoch."""
+    import keras
+
+    from cnnbench.logs import DivergenceError, EpochHistory
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="logits")(inputs)
+    model = keras.Model(inputs, keras.layers.Softmax()(hidden))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+
+    class PoisonAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            kernel = self.model.get_layer("logits").kernel
+            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+
+    x, y = np.ones((8, 4), "float32"), np.zeros(8, "int32")
+    with pytest.raises(DivergenceError, match=r"^toy: loss became nan in epoch 2; training "
+                                              r"diverged"):
+        model.fit(x, y, epochs=3, verbose=0,
+                  callbacks=[EpochHistory("toy"), PoisonAfterFirstEpoch()])
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                    reason="the trigger (SGD at learning rate 10 on AlexNet8) diverges to NaN "
+                           "with TensorFlow's numerics; other backends clip it to a finite loss")
 def test_a_diverging_run_stops_with_an_error_naming_model_and_epoch(tiny, tmp_path):
     params = write_params(tmp_path / "params.yaml", train__epochs=2, train__batch_size=16,
                           train__optimizer="sgd", train__learning_rate=10.0)
