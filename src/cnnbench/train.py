@@ -21,10 +21,10 @@ from pathlib import Path
 import keras
 
 from cnnbench import models
+from cnnbench.checkpoint import EpochCheckpoint, fingerprint
 from cnnbench.config import TrainParams
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
-from cnnbench.checkpoint import EpochCheckpoint, fingerprint
 from cnnbench.inputs import train_batches
 from cnnbench.logs import EpochHistory, machine_info, write_training_log
 
@@ -47,7 +47,8 @@ def compile_model(name: str, num_classes: int, params: TrainParams) -> keras.Mod
     """Build ``name`` under ``params.precision`` and compile it for training.
 
     ``mixed_bfloat16`` computes in bfloat16 with float32 weights; the softmax output stays
-    float32 (see ``models.build``). ``jit_compile`` None leaves Keras' own choice ("auto").
+    float32 (``models.blocks.apply_classifier``). ``jit_compile`` None leaves Keras' own
+    choice ("auto").
     """
     keras.mixed_precision.set_global_policy(params.precision)
     model = models.build(name, num_classes=num_classes)
