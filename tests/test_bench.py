@@ -36,3 +36,10 @@ def test_bench_rejects_an_unknown_model_in_one_line():
     assert result.stderr.strip().splitlines()[-1].endswith(
         "--models: unknown model resnet50; known models: lenet5, alexnet8, vgg16, "
         "inception10, resnet18")
+
+
+def test_bench_windows_must_be_whole_executions():
+    result = bench("--models", "lenet5", "--steps-per-execution", "8", "--steps", "20")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        "--steps must be a multiple of --steps-per-execution (8), got 20")

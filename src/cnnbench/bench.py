@@ -71,13 +71,14 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     batches, order = train_batches(x, y, batch_size, seed)
     times: list[float] = []
 
-    class Clock(keras.callbacks.Callback):  # wall time at the end of every step
-        def on_train_batch_end(self, batch, logs=None):
+    class Clock(keras.callbacks.Callback):  # wall time after every call of the train step
+        def on_train_batch_end(self, batch, logs=None):  # (steps_per_execution steps)
             times.append(time.perf_counter())
 
     start = time.perf_counter()
     model.fit(batches, epochs=1, callbacks=[order, Clock()], verbose=0, shuffle=False)
-    marks = times[warmup_steps - 1::steps]
+    per_call = steps_per_execution
+    marks = times[warmup_steps // per_call - 1::steps // per_call]
     windows = [steps * batch_size / (b - a) for a, b in zip(marks, marks[1:])]
     x_infer, _ = _images(data, infer_images, seed + 1)
     _, infer_img_s = timed_predict(model, x_infer, infer_batch_size)
@@ -93,7 +94,7 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
         "infer_batch_size": infer_batch_size,
         "steps": steps,
         "warmup_steps": warmup_steps,
-        "warmup_s": round(times[warmup_steps - 1] - start, 2),
+        "warmup_s": round(marks[0] - start, 2),
         "data": "prepared" if data else "random",
     }
 
@@ -135,6 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         if getattr(args, option) <= 0:
             raise CnnbenchError(f"--{option.replace('_', '-')} must be a positive integer, "
                                 f"got {getattr(args, option)}")
+    for option in ("steps", "warmup_steps"):
+        if getattr(args, option) % args.steps_per_execution:
+            raise CnnbenchError(f"--{option.replace('_', '-')} must be a multiple of "
+                                f"--steps-per-execution ({args.steps_per_execution}), got "
+                                f"{getattr(args, option)}")
 
     from cnnbench.logs import machine_info
 
