@@ -315,7 +315,10 @@ def test_sigkill_mid_training_then_rerun_resumes_with_identical_metrics(tiny, re
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
     run = f"stopped-{sig.name}"
-    args = train_args(tiny, run)
+    # Enough epochs that training cannot end before the signal lands, however fast the machine.
+    params = write_params(tiny / f"{run}.yaml", data__source="unused", train__epochs=500,
+                          train__batch_size=4)
+    args = train_args(tiny, run, params=params)
     process = subprocess.Popen([sys.executable, str(STAGES / "train.py"), *args], cwd=tiny,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:  # wait until training has started
@@ -330,6 +333,34 @@ def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
     assert "Traceback" not in stderr
     assert not (tiny / run / "model.keras").exists()
     assert not (tiny / run / "log").exists()
+
+
+def test_a_swallowed_sigterm_still_stops_before_any_output_is_written(tmp_path):
+    """A KeyboardInterrupt can vanish inside a __del__ or a GC callback; the stop must not."""
+    from cnnbench.cli import run_stage
+    from cnnbench.files import write_json
+
+    target = tmp_path / "metrics.json"
+    reached_write = []
+
+    def main(argv):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            pass  # swallowed, as an exception raised inside __del__ is
+        reached_write.append(True)
+        write_json(target, {"accuracy": 1.0})
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert run_stage(main, []) == 130
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert reached_write, "the stage did not go on after the swallowed interrupt"
+    assert not target.exists()
+    assert not list(tmp_path.iterdir())  # no temporary file left either
 
 
 def test_a_nan_loss_stops_fit_with_an_error_naming_model_and_epoch():

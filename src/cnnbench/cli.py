@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 EXIT_ERROR = 2
@@ -29,15 +30,32 @@ class DataError(CnnbenchError):
     """A data source or data file that cannot be used."""
 
 
+# Set by the SIGINT/SIGTERM handler. Process-wide by nature, like the signals themselves:
+# the KeyboardInterrupt the handler raises can be swallowed when it lands inside a
+# ``__del__`` or a garbage-collector callback ("Exception ignored in ..."), so writers
+# check this flag before an output becomes visible (``files.atomic_path``) and training
+# checks it after every batch.
+_STOP_REQUESTED = threading.Event()
+
+
 def _terminate(signum, frame) -> None:
+    _STOP_REQUESTED.set()
     raise KeyboardInterrupt
+
+
+def raise_if_stopped() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived, even if it was swallowed."""
+    if _STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
 
 
 def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> int:
     """Run a stage's ``main`` and map errors to one-line messages and exit codes."""
     prog = sys.argv[0].rsplit("/", 1)[-1]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any stage imports TensorFlow
-    signal.signal(signal.SIGTERM, _terminate)  # clean up temporary files as for Ctrl-C
+    _STOP_REQUESTED.clear()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGTERM cleans up as Ctrl-C does
+        signal.signal(signum, _terminate)
     try:
         main(argv)
     except CnnbenchError as err:

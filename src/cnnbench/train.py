@@ -22,6 +22,7 @@ import keras
 
 from cnnbench import models
 from cnnbench.checkpoint import EpochCheckpoint, fingerprint
+from cnnbench.cli import raise_if_stopped
 from cnnbench.config import TrainParams
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
@@ -58,6 +59,18 @@ def compile_model(name: str, num_classes: int, params: TrainParams) -> keras.Mod
     return model
 
 
+class StopOnSignal(keras.callbacks.Callback):
+    """Stop at the next batch once Ctrl-C or SIGTERM arrived, even if its
+    KeyboardInterrupt was swallowed (see ``cli.raise_if_stopped``).
+
+    It hooks the start of a batch, not the end, so that Keras keeps dispatching
+    batch-end callbacks asynchronously where the backend allows it.
+    """
+
+    def on_train_batch_begin(self, batch, logs=None):
+        raise_if_stopped()
+
+
 def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
           log_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike,
           params: TrainParams) -> list[dict]:
@@ -84,8 +97,9 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
         model.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
                   validation_data=(dataset.test.x, dataset.test.y),
                   validation_batch_size=params.batch_size,
-                  callbacks=[order, history, checkpoint], shuffle=False,
+                  callbacks=[StopOnSignal(), order, history, checkpoint], shuffle=False,
                   verbose=1 if sys.stdout.isatty() else 2)
+    raise_if_stopped()
     write_training_log(log_dir, history.records,
                        {"model": name, **asdict(params), "machine": machine_info()})
     with atomic_path(Path(model_out), suffix=".keras") as tmp_model:
