@@ -2,7 +2,8 @@
 
 Writes the model's metrics JSON (parameter counts, train and test loss and accuracy,
 training time, throughput) and, through DVCLive, its confusion matrix and per-class
-accuracy as DVC plots. Example:
+accuracy as DVC plots. With the recipe's `tta_flip`, the test scores are those of flip
+test-time augmentation. Example:
 
     python stages/evaluate.py lenet5 --model models/lenet5.keras \\
         --data data/prepared/cifar10.npz --train-log plots/train/lenet5/metrics.json \\
@@ -32,12 +33,12 @@ def main(argv=None):
     from cnnbench.config import load_params
 
     params = load_params(args.params)
-    params.train_for(args.model)  # the model must be one the params list
+    recipe = params.train_for(args.model)  # the model must be one the params list
 
     from cnnbench.evaluate import evaluate
 
     metrics = evaluate(args.model, args.model_file, args.data, args.train_log, args.metrics,
-                       args.plots_dir, params.evaluate.batch_size)
+                       args.plots_dir, params.evaluate.batch_size, recipe.tta_flip)
     print(f"evaluate {args.model}: test accuracy {metrics['test']['accuracy']:.4f}, "
           f"loss {metrics['test']['loss']:.4f} -> {args.metrics}")
 

@@ -1,6 +1,7 @@
 """Stage `train@<model>`: train one model with its params and log every epoch.
 
-The params are `train` in params.yaml with the model's overrides under `models.<model>`.
+The params are `train` in params.yaml, then the recipe `train.recipe` names (an entry of
+`recipes`), then the model's overrides under `models.<model>`.
 Keras shows progress; DVCLive writes per-epoch loss, accuracy and wall time. After every
 epoch a checkpoint is saved; if the run is killed, running it again resumes from the last
 finished epoch. Example:

@@ -33,6 +33,57 @@ def test_model_overrides_apply_to_that_model_only():
     assert params.train_for("lenet5").epochs == 5
 
 
+def test_the_seed_recipe_is_the_default_and_changes_nothing():
+    params = load_params(ROOT / "params.yaml")
+    seed = params.train_for("lenet5")
+    assert seed.recipe == "seed" and not seed.augments and not seed.tta_flip
+    assert (seed.schedule, seed.weight_decay, seed.label_smoothing) == ("constant", 0.0, 0.0)
+
+
+def test_a_recipe_overrides_train_and_a_model_overrides_its_recipe():
+    params = parse_params(changed_params(train__recipe="modern", train__seed=7,
+                                         models__vgg16={"epochs": 2}))
+    modern = params.train_for("lenet5")
+    assert (modern.recipe, modern.optimizer, modern.nesterov, modern.schedule) == (
+        "modern", "sgd", True, "onecycle")
+    assert modern.augments and modern.tta_flip and modern.label_smoothing > 0
+    assert modern.seed == 7  # a train key the recipe leaves alone
+    assert params.train_for("vgg16").epochs == 2  # the model's override wins
+    assert params.train_for("vgg16").optimizer == "sgd"
+
+
+def test_a_change_to_one_recipe_leaves_the_others_alone():
+    params = parse_params(changed_params(recipes__modern__epochs=99))
+    assert params.train_for("lenet5").epochs == 5
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"train__recipe": "moden"}, r"train\.recipe must name an entry of 'recipes' \(seed, "
+                                 r"modern\), got 'moden' \(did you mean 'modern'\?\)"),
+    ({"recipes__modern__optimiser": "sgd"},
+     r"unknown key 'recipes\.modern\.optimiser' \(did you mean 'recipes\.modern\.optimizer'"),
+    ({"recipes__modern__schedule": "linear"},
+     r"recipes\.modern\.schedule must be one of constant, cosine, onecycle, got 'linear'"),
+    ({"recipes__modern__warmup": 1.5}, r"recipes\.modern\.warmup must be in \[0, 1\), got 1\.5"),
+    ({"recipes__modern__label_smoothing": 1.0},
+     r"recipes\.modern\.label_smoothing must be in \[0, 1\), got 1\.0"),
+    ({"recipes__modern__crop_padding": -4},
+     r"recipes\.modern\.crop_padding must be in \[0, 16\] pixels, got -4"),
+    ({"recipes__modern__momentum": 1.5}, r"recipes\.modern\.momentum must be in \[0, 1\)"),
+    ({"recipes__modern__flip": "yes"}, r"recipes\.modern\.flip must be true or false, "
+                                       r"got 'yes'"),
+    ({"recipes__modern": [1]}, r"recipes\.modern must be a mapping of train overrides"),
+    ({"recipes__modern__recipe": "seed"}, r"recipes\.modern\.recipe: a recipe cannot select"),
+    ({"models__vgg16": {"recipe": "modern"}}, r"models\.vgg16\.recipe: a recipe is chosen for "
+                                              r"all models by train\.recipe"),
+    ({"train__cutout": 2}, r"train\.cutout must be in \[0, 1\), got 2"),
+    ({"train__weight_decay": -1}, r"train\.weight_decay must be in \[0, 1\], got -1"),
+])
+def test_bad_recipes_name_the_key_and_value(changes, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params(changed_params(**changes))
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"train__epoch": 3}, r"unknown key 'train\.epoch' \(did you mean 'train\.epochs'\?\)"),
     ({"trian": {}}, r"unknown key 'trian' \(did you mean 'train'\?\)"),

@@ -65,7 +65,7 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     seed_everything(seed)
     total = warmup_steps + repeats * steps
     x, y = _images(data, total * batch_size, seed)
-    model = compile_model(name, 10, TrainParams(
+    model, _ = compile_model(name, 10, TrainParams(
         batch_size=batch_size, seed=seed, precision=precision, jit_compile=jit_compile,
         steps_per_execution=steps_per_execution))
     batches, order = train_batches(x, y, batch_size, seed)

@@ -10,9 +10,14 @@ key and the value it got, for example::
 Sections (one per stage, as in params.yaml):
 
 - ``data``      read by fetch and prepare
-- ``train``     the training protocol shared by every model
+- ``train``     the training protocol shared by every model (the seed report's), and
+                ``train.recipe``, the name of the entry of ``recipes`` to apply on top
+- ``recipes``   named sets of ``train`` overrides: ``seed`` (none) and ``modern``
 - ``models``    the models to run, each with overrides of ``train`` keys
 - ``evaluate``  read by evaluate
+
+A model's training params are ``train``, then its recipe, then ``models.<name>``; the
+later wins.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from cnnbench.models import MODELS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_bfloat16")
+SCHEDULES = ("constant", "cosine", "onecycle")
 
 
 def _positive_int(key: str, value: int | None, *, allow_none: bool = False) -> None:
@@ -63,6 +69,7 @@ class DataParams:
 class TrainParams:
     """The training protocol (the seed report's by default)."""
 
+    recipe: str = "seed"
     optimizer: str = "adam"
     learning_rate: float = 0.001
     batch_size: int = 32
@@ -71,8 +78,38 @@ class TrainParams:
     precision: str = "float32"
     jit_compile: bool | None = None
     steps_per_execution: int = 1
+    # the training recipe's knobs; these defaults are the seed's (all off)
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup: float = 0.0
+    label_smoothing: float = 0.0
+    crop_padding: int = 0
+    flip: bool = False
+    cutout: float = 0.0
+    tta_flip: bool = False
+
+    @property
+    def augments(self) -> bool:
+        """Whether training images are augmented (crop, flip or cutout)."""
+        return bool(self.crop_padding or self.flip or self.cutout)
 
     def check(self, prefix: str) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ParamsError(f"{prefix}.schedule must be one of {', '.join(SCHEDULES)}, "
+                              f"got {self.schedule!r}{_suggest(self.schedule, SCHEDULES)}")
+        for key, low, high in (("momentum", 0.0, 1.0), ("label_smoothing", 0.0, 1.0),
+                               ("cutout", 0.0, 1.0), ("warmup", 0.0, 1.0)):
+            value = getattr(self, key)
+            if not low <= value < high:
+                raise ParamsError(f"{prefix}.{key} must be in [{low:g}, {high:g}), got {value!r}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ParamsError(f"{prefix}.weight_decay must be in [0, 1], "
+                              f"got {self.weight_decay!r}")
+        if not 0 <= self.crop_padding <= 16:
+            raise ParamsError(f"{prefix}.crop_padding must be in [0, 16] pixels, "
+                              f"got {self.crop_padding!r}")
         if self.precision not in PRECISIONS:
             raise ParamsError(f"{prefix}.precision must be one of {', '.join(PRECISIONS)}, "
                               f"got {self.precision!r}{_suggest(self.precision, PRECISIONS)}")
@@ -175,7 +212,7 @@ def parse_params(raw: Any) -> Params:
     """Validate a params mapping (as read from params.yaml) into ``Params``."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params must be a mapping of sections, got {raw!r}")
-    sections = ("data", "train", "models", "evaluate")
+    sections = ("data", "train", "recipes", "models", "evaluate")
     for key in raw:
         if key not in sections:
             raise ParamsError(f"unknown key '{key}'{_suggest(str(key), sections)}")
@@ -183,6 +220,8 @@ def parse_params(raw: Any) -> Params:
         if key not in raw:
             raise ParamsError(f"missing section '{key}'")
     train_raw = raw.get("train") or {}
+    train = _build(TrainParams, train_raw, "train")
+    train_raw = {**train_raw, **_recipe(raw.get("recipes"), train_raw, train.recipe)}
     train = _build(TrainParams, train_raw, "train")
     models_raw = raw["models"]
     if not isinstance(models_raw, dict) or not models_raw:
@@ -196,7 +235,9 @@ def parse_params(raw: Any) -> Params:
         if overrides is not None and not isinstance(overrides, dict):
             raise ParamsError(f"models.{name} must be a mapping of train overrides "
                               f"(for example {{epochs: 10}}), got {overrides!r}")
-        _build(TrainParams, overrides, f"models.{name}")  # names the override's own key
+        if "recipe" in (overrides or {}):
+            raise ParamsError(f"models.{name}.recipe: a recipe is chosen for all models by "
+                              "train.recipe; override single keys here instead")
         models[name] = _build(TrainParams, {**train_raw, **(overrides or {})}, f"models.{name}")
     return Params(
         data=_build(DataParams, raw["data"], "data"),
@@ -204,6 +245,28 @@ def parse_params(raw: Any) -> Params:
         evaluate=_build(EvaluateParams, raw.get("evaluate"), "evaluate"),
         models=models,
     )
+
+
+def _recipe(recipes: Any, train_raw: dict, name: str) -> dict:
+    """The overrides of recipe ``name`` (``train.recipe``), checked key by key."""
+    if recipes is None:
+        recipes = {}
+    if not isinstance(recipes, dict):
+        raise ParamsError(f"recipes must map recipe names to train overrides, got {recipes!r}")
+    for recipe, overrides in recipes.items():
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ParamsError(f"recipes.{recipe} must be a mapping of train overrides "
+                              f"(for example {{optimizer: sgd}}), got {overrides!r}")
+        if "recipe" in (overrides or {}):
+            raise ParamsError(f"recipes.{recipe}.recipe: a recipe cannot select another")
+        _build(TrainParams, {**train_raw, **(overrides or {})}, f"recipes.{recipe}")
+    if name == "seed" and name not in recipes:
+        return {}  # the seed protocol is train's own keys
+    if name not in recipes:
+        raise ParamsError(f"train.recipe must name an entry of 'recipes' "
+                          f"({', '.join(recipes) or 'none defined'}), got {name!r}"
+                          f"{_suggest(name, recipes)}")
+    return dict(recipes[name] or {})
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:

@@ -6,7 +6,11 @@
 - ``train.loss`` / ``train.accuracy``: the last epoch's running averages, as Keras
   reports them and as the seed's Table 1 lists them (dropout active)
 - ``test.loss`` / ``test.accuracy``: the trained model on the test split (Table 2), scored
-  by Keras itself, so the loss means what the training log's ``val/loss`` means
+  by Keras itself with plain cross-entropy, so the loss means what the training log's
+  ``val/loss`` means when the recipe has no label smoothing. When the recipe asks for flip
+  test-time augmentation (``tta_flip``), they score the mean prediction of each image and
+  its mirror image, and ``test.accuracy_without_tta`` / ``test.loss_without_tta`` keep
+  the plain scores
 - ``time.train_s`` / ``time.epoch_mean_s``: training wall time (Table 3)
 - ``throughput.infer_img_s`` (and ``throughput.train_img_s``): images per second
 
@@ -45,6 +49,20 @@ def timed_predict(model: keras.Model, x: np.ndarray, batch_size: int) -> tuple[n
     return np.asarray(probs, dtype=np.float64), len(x) / (time.perf_counter() - start)
 
 
+def flip_tta(model: keras.Model, x: np.ndarray, probs: np.ndarray,
+             batch_size: int) -> np.ndarray:
+    """Flip test-time augmentation: the mean of ``probs`` (of ``x``) and those of ``x``
+    mirrored left-right."""
+    flipped = model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)
+    return (probs + np.asarray(flipped, dtype=np.float64)) / 2
+
+
+def crossentropy(probs: np.ndarray, y: np.ndarray) -> float:
+    """Mean cross-entropy of class probabilities ``probs`` against labels ``y``."""
+    picked = np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0)  # Keras' epsilon
+    return float(-np.mean(np.log(picked)))
+
+
 def read_train_log(path: str | os.PathLike) -> dict:
     try:
         log = json.loads(Path(path).read_text())
@@ -58,18 +76,32 @@ def read_train_log(path: str | os.PathLike) -> dict:
 
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
-             plots_dir: str | os.PathLike, batch_size: int) -> dict:
-    """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``."""
+             plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False) -> dict:
+    """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``.
+
+    ``tta_flip``: score the mean prediction of each image and its mirror image.
+    """
     if not Path(model_file).is_file():
         raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
     log = read_train_log(train_log)
     dataset = load_prepared(data_file)
-    model = keras.models.load_model(model_file)
+    # The plain cross-entropy whatever the training loss was (label smoothing changes it)
+    model = keras.models.load_model(model_file, compile=False)
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     y = dataset.test.y
     # Keras' own loss, exactly as in training and validation on this backend
     scores = model.evaluate(dataset.test.x, y, batch_size=batch_size, verbose=0,
                             return_dict=True)
     probs, infer_img_s = timed_predict(model, dataset.test.x, batch_size)
+    test = {"loss": round(float(scores["loss"]), 6),
+            "accuracy": round(float(scores["accuracy"]), 6),
+            "images": int(len(y))}
+    if tta_flip:
+        probs = flip_tta(model, dataset.test.x, probs, batch_size)
+        test = {"loss": round(crossentropy(probs, y), 6),
+                "accuracy": round(float(np.mean(probs.argmax(axis=1) == y)), 6),
+                "images": int(len(y)), "tta": "flip",
+                "accuracy_without_tta": test["accuracy"], "loss_without_tta": test["loss"]}
     predicted = probs.argmax(axis=1)
     classes = dataset.class_names
     per_class = [{"class": c, "accuracy": round(float(np.mean(predicted[y == i] == i)), 6)}
@@ -82,9 +114,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
         "train": {"loss": round(log["train"]["loss"], 6),
                   "accuracy": round(log["train"]["accuracy"], 6),
                   "epochs": epochs},
-        "test": {"loss": round(float(scores["loss"]), 6),
-                 "accuracy": round(float(scores["accuracy"]), 6),
-                 "images": int(len(y))},
+        "test": test,
         "time": {"train_s": time_log.get("train_s"), "epoch_mean_s": time_log.get("epoch_mean_s")},
         "throughput": {
             "infer_img_s": round(infer_img_s, 1),

@@ -28,6 +28,7 @@ from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.inputs import train_batches
 from cnnbench.logs import EpochHistory, machine_info, write_training_log
+from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
 def seed_everything(seed: int) -> None:
@@ -39,24 +40,25 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(params: TrainParams) -> keras.optimizers.Optimizer:
-    return keras.optimizers.get({"class_name": params.optimizer,
-                                 "config": {"learning_rate": params.learning_rate}})
-
-
-def compile_model(name: str, num_classes: int, params: TrainParams) -> keras.Model:
+def compile_model(name: str, num_classes: int, params: TrainParams,
+                  steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
     """Build ``name`` under ``params.precision`` and compile it for training.
 
+    Returns ``(trainee, model)``: ``model`` is the architecture alone, the one to save;
+    ``trainee`` is what ``fit`` trains, ``model`` behind the recipe's augmentation layers,
+    or ``model`` itself when the recipe has none (the seed's). Optimizer, schedule and loss
+    come from ``recipe``; ``steps_per_epoch`` spans the learning-rate schedule.
     ``mixed_bfloat16`` computes in bfloat16 with float32 weights; the softmax output stays
     float32 (``models.blocks.apply_classifier``). ``jit_compile`` None leaves Keras' own
     choice ("auto").
     """
     keras.mixed_precision.set_global_policy(params.precision)
     model = models.build(name, num_classes=num_classes)
-    model.compile(optimizer=make_optimizer(params), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=params.steps_per_execution,
-                  jit_compile="auto" if params.jit_compile is None else params.jit_compile)
-    return model
+    trainee = augmented(model, params)
+    trainee.compile(optimizer=make_optimizer(params, steps_per_epoch), loss=make_loss(params),
+                    metrics=["accuracy"], steps_per_execution=params.steps_per_execution,
+                    jit_compile="auto" if params.jit_compile is None else params.jit_compile)
+    return trainee, model
 
 
 class StopOnSignal(keras.callbacks.Callback):
@@ -83,22 +85,24 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     """
     dataset = load_prepared(data_file)
     seed_everything(params.seed)
-    model = compile_model(name, len(dataset.class_names), params)
+    trainee, model = compile_model(name, len(dataset.class_names), params,
+                                   steps_per_epoch(len(dataset.train.y), params.batch_size))
     history = EpochHistory(name)
     key = fingerprint(name, asdict(params), keras.backend.backend(), files=(data_file,))
     checkpoint = EpochCheckpoint(checkpoint_dir, key, history)
-    initial_epoch, history.records = checkpoint.restore(model)
+    initial_epoch, history.records = checkpoint.restore(trainee)
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed)
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
-          f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate}, "
+          f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
+          f"({params.schedule}), recipe {params.recipe}, "
           f"backend {keras.backend.backend()}", flush=True)
     if initial_epoch < params.epochs:
-        model.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
-                  validation_data=(dataset.test.x, dataset.test.y),
-                  validation_batch_size=params.batch_size,
-                  callbacks=[StopOnSignal(), order, history, checkpoint], shuffle=False,
-                  verbose=1 if sys.stdout.isatty() else 2)
+        trainee.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
+                    validation_data=(dataset.test.x, dataset.test.y),
+                    validation_batch_size=params.batch_size,
+                    callbacks=[StopOnSignal(), order, history, checkpoint], shuffle=False,
+                    verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
     write_training_log(log_dir, history.records,
                        {"model": name, **asdict(params), "machine": machine_info()})
