@@ -161,6 +161,23 @@ def test_changing_one_models_param_reruns_only_that_model(repo, changed):
         assert (repo / f"metrics/{model}.json").read_text() == changed[f"before:{model}"]
 
 
+def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
+    """Editing an unused recipe reruns nothing; switching recipe reruns train and evaluate."""
+    def pending() -> set[str]:
+        return set(json.loads(run(["dvc", "status", "--json"], repo).stdout))
+
+    try:
+        set_params(repo, recipes__modern__epochs=2)
+        assert pending() == set()
+        set_params(repo, train__recipe="modern")
+        assert pending() == {f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
+        lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+        assert lock["train@lenet5"]["params"]["params.yaml"]["recipes.seed"] == {}
+    finally:
+        run(["git", "checkout", "--", "params.yaml"], repo)
+    assert pending() == set()
+
+
 def test_metrics_diff_reports_that_model_and_no_other(repo, changed):
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo).stdout)
     assert set(diff) == {"metrics/lenet5.json"}
