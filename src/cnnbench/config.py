@@ -38,6 +38,7 @@ from cnnbench.models import MODELS
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_bfloat16")
 SCHEDULES = ("constant", "cosine", "onecycle")
+DISTRIBUTIONS = ("none", "data_parallel")
 
 
 def _positive_int(key: str, value: int | None, *, allow_none: bool = False) -> None:
@@ -78,6 +79,7 @@ class TrainParams:
     precision: str = "float32"
     jit_compile: bool | None = None
     steps_per_execution: int = 1
+    distribution: str = "none"
     # the training recipe's knobs; these defaults are the seed's (all off)
     momentum: float = 0.9
     nesterov: bool = False
@@ -96,6 +98,10 @@ class TrainParams:
         return bool(self.crop_padding or self.flip or self.cutout)
 
     def check(self, prefix: str) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise ParamsError(f"{prefix}.distribution must be one of {', '.join(DISTRIBUTIONS)}"
+                              f", got {self.distribution!r}"
+                              f"{_suggest(self.distribution, DISTRIBUTIONS)}")
         if self.schedule not in SCHEDULES:
             raise ParamsError(f"{prefix}.schedule must be one of {', '.join(SCHEDULES)}, "
                               f"got {self.schedule!r}{_suggest(self.schedule, SCHEDULES)}")

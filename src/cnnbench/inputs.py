@@ -7,7 +7,9 @@ starts; it also reseeds the model's dropout and other random layers the same way
 
 On TensorFlow the batches come from ``tf.data`` (a permutation per epoch, ``tf.gather`` on
 the uint8 images, prefetch): no per-step Python and no float copy of the data. On other
-backends (JAX, torch) they come from a ``keras.utils.PyDataset`` that slices NumPy arrays.
+backends (JAX, torch) they come from a ``keras.utils.PyDataset`` that slices NumPy arrays;
+in data-parallel training (``distribute``) each worker serves its slice of every global
+batch.
 Images stay uint8 until the model's own rescaling layer.
 """
 
@@ -24,22 +26,43 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-class _ArrayBatches(keras.utils.PyDataset):
-    """Batches of (uint8 images, labels) in ``epoch_order`` of the current epoch."""
+def worker_slice(batch: np.ndarray, rank: int, world: int) -> np.ndarray | None:
+    """Worker ``rank``'s equal part of global ``batch`` (None if it does not split evenly)."""
+    if len(batch) % world:
+        return None
+    size = len(batch) // world
+    return batch[rank * size:(rank + 1) * size]
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> None:
+
+class _ArrayBatches(keras.utils.PyDataset):
+    """Batches of (uint8 images, labels) in ``epoch_order`` of the current epoch.
+
+    With ``world`` > 1 workers (``distribute``), ``batch_size`` is the global batch and
+    this worker serves only its slice of each one; ``seen`` lists the indices served
+    since the epoch began.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                 rank: int = 0, world: int = 1, shuffle: bool = True) -> None:
         super().__init__()
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.rank, self.world, self.shuffle = rank, world, shuffle
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        self.order = epoch_order(len(self.y), self.seed, epoch)
+        n = len(self.y)
+        order = epoch_order(n, self.seed, epoch) if self.shuffle else np.arange(n)
+        batches = (worker_slice(order[i:i + self.batch_size], self.rank, self.world)
+                   for i in range(0, n, self.batch_size))
+        self.batches = [b for b in batches if b is not None]
+        self.seen: list[int] = []
 
     def __len__(self) -> int:
-        return math.ceil(len(self.y) / self.batch_size)
+        return len(self.batches)
 
     def __getitem__(self, index: int):
-        idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        idx = self.batches[index]
+        self.seen.extend(idx.tolist())
         return self.x[idx], self.y[idx]
 
 
@@ -90,10 +113,21 @@ class EpochOrder(keras.callbacks.Callback):
             state.assign(np.asarray(value, dtype=state.dtype))
 
 
-def train_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
-    """``(data, callback)``: pass ``data`` to ``model.fit`` and ``callback`` in its callbacks."""
-    if keras.backend.backend() == "tensorflow":
+def train_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
+                  rank: int = 0, world: int = 1):
+    """``(data, callback)``: pass ``data`` to ``model.fit`` and ``callback`` in its callbacks.
+
+    With ``world`` > 1, this worker's slices of the global batches (PyDataset path).
+    """
+    if keras.backend.backend() == "tensorflow" and world == 1:
         batches = _TFBatches(x, y, batch_size, seed)
         return batches.dataset, EpochOrder(batches, seed)
-    batches = _ArrayBatches(x, y, batch_size, seed)
+    batches = _ArrayBatches(x, y, batch_size, seed, rank, world)
     return batches, EpochOrder(batches, seed)
+
+
+def eval_batches(x: np.ndarray, y: np.ndarray, batch_size: int, rank: int = 0, world: int = 1):
+    """Validation data for ``fit``: the arrays, or this worker's slice of each global batch."""
+    if world == 1:
+        return x, y
+    return _ArrayBatches(x, y, batch_size, seed=0, rank=rank, world=world, shuffle=False)

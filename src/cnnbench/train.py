@@ -13,20 +13,22 @@ Run through the pipeline (``dvc repro train@resnet18``) or ``stages/train.py --h
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from cnnbench import models
+from cnnbench import distribute, models
 from cnnbench.checkpoint import EpochCheckpoint, fingerprint
 from cnnbench.cli import raise_if_stopped
 from cnnbench.config import TrainParams
 from cnnbench.data import load_prepared
 from cnnbench.files import atomic_path
-from cnnbench.inputs import train_batches
+from cnnbench.inputs import eval_batches, train_batches
 from cnnbench.logs import EpochHistory, machine_info, write_training_log
 from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
@@ -73,6 +75,20 @@ class StopOnSignal(keras.callbacks.Callback):
         raise_if_stopped()
 
 
+class ShardRecord(keras.callbacks.Callback):
+    """What this worker fed in its first epoch: how many images and a digest of their ids."""
+
+    def __init__(self, batches) -> None:
+        super().__init__()
+        self.batches, self.first_epoch = batches, {}
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if not self.first_epoch:
+            seen = np.asarray(self.batches.seen, dtype=np.int64)
+            self.first_epoch = {"epoch": epoch + 1, "images": int(len(seen)),
+                                "ids_sha256": hashlib.sha256(seen.tobytes()).hexdigest()}
+
+
 def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
           log_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike,
           params: TrainParams) -> list[dict]:
@@ -84,6 +100,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     Returns the per-epoch records.
     """
     dataset = load_prepared(data_file)
+    worker = distribute.start(params.distribution, params.batch_size)
     seed_everything(params.seed)
     trainee, model = compile_model(name, len(dataset.class_names), params,
                                    steps_per_epoch(len(dataset.train.y), params.batch_size))
@@ -92,20 +109,26 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     checkpoint = EpochCheckpoint(checkpoint_dir, key, history)
     initial_epoch, history.records = checkpoint.restore(trainee)
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
-                                   params.seed)
+                                   params.seed, worker.rank, worker.world)
+    shard = ShardRecord(batches) if worker.world > 1 else None
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
           f"backend {keras.backend.backend()}", flush=True)
     if initial_epoch < params.epochs:
         trainee.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
-                    validation_data=(dataset.test.x, dataset.test.y),
-                    validation_batch_size=params.batch_size,
-                    callbacks=[StopOnSignal(), order, history, checkpoint], shuffle=False,
-                    verbose=1 if sys.stdout.isatty() else 2)
+                    validation_data=eval_batches(dataset.test.x, dataset.test.y,
+                                                 params.batch_size, worker.rank, worker.world),
+                    validation_batch_size=params.batch_size if worker.world == 1 else None,
+                    callbacks=[c for c in (StopOnSignal(), order, shard, history, checkpoint)
+                               if c is not None],
+                    shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
-    write_training_log(log_dir, history.records,
-                       {"model": name, **asdict(params), "machine": machine_info()})
+    logged = {"model": name, **asdict(params), "machine": machine_info()}
+    if worker.world > 1:
+        logged["worker"] = {"rank": worker.rank, "workers": worker.world,
+                            **(shard.first_epoch if shard else {})}
+    write_training_log(log_dir, history.records, logged)
     with atomic_path(Path(model_out), suffix=".keras") as tmp_model:
         model.save(tmp_model)
     checkpoint.remove()

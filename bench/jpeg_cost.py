@@ -1,0 +1,111 @@
+"""What one more round of JPEG compression costs in test accuracy: a measurement, not a test.
+
+Our offline CIFAR-10 copy is the official pixels re-encoded once as JPEG (quality 75), and
+the official pixels cannot be reached from our machines. This script measures the nearest
+thing: it re-encodes the prepared images once more at the same quality (``--quality``),
+then trains and evaluates each model under the params file's protocol on both versions,
+for several seeds, through the pipeline's own stage scripts. It prints one JSON document:
+the pixel distortion of the extra round (PSNR) and each run's test accuracy.
+
+    .venv/bin/python bench/jpeg_cost.py --data data/prepared/cifar10.npz \\
+        --models lenet5 --seeds 0,1,2 --out /tmp/jpeg-cost [--params params.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def recompress(images: np.ndarray, quality: int) -> np.ndarray:
+    """Each uint8 HxWx3 image encoded as JPEG at ``quality`` (PIL's defaults) and decoded."""
+    out = np.empty_like(images)
+    for i, image in enumerate(images):
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        out[i] = np.asarray(Image.open(buffer).convert("RGB"))
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def run_model(model: str, data: Path, params: Path, folder: Path) -> dict:
+    stages = ROOT / "stages"
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, str(stages / "train.py"), model, "--data", str(data),
+                    "--model-out", str(folder / "model.keras"), "--log-dir", str(folder / "log"),
+                    "--checkpoint-dir", str(folder / "ckpt"), "--params", str(params)],
+                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, str(stages / "evaluate.py"), model,
+                    "--model", str(folder / "model.keras"), "--data", str(data),
+                    "--train-log", str(folder / "log" / "metrics.json"),
+                    "--metrics", str(folder / "metrics.json"), "--plots-dir", str(folder / "eval"),
+                    "--params", str(params)], check=True, stdout=subprocess.DEVNULL)
+    return json.loads((folder / "metrics.json").read_text())["test"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared .npz (the prepare stage's)")
+    parser.add_argument("--models", default="lenet5", help="comma-separated model names")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated train.seed values")
+    parser.add_argument("--quality", type=int, default=75, help="JPEG quality of the extra round")
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"),
+                        help="params file whose train section is the protocol")
+    parser.add_argument("--out", required=True, help="working folder (data, models, logs)")
+    args = parser.parse_args(argv)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with np.load(args.data) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    again = dict(arrays)
+    again["x_train"] = recompress(arrays["x_train"], args.quality)
+    again["x_test"] = recompress(arrays["x_test"], args.quality)
+    variants = {"as_prepared": Path(args.data), f"jpeg{args.quality}_again": out / "again.npz"}
+    np.savez(variants[f"jpeg{args.quality}_again"], **again)
+    report = {
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "python": platform.python_version()},
+        "data": str(args.data), "quality": args.quality,
+        "psnr_db": {"train": round(psnr(arrays["x_train"], again["x_train"]), 2),
+                    "test": round(psnr(arrays["x_test"], again["x_test"]), 2)},
+        "runs": [],
+    }
+    base = yaml.safe_load(Path(args.params).read_text())
+    for model in args.models.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            params = out / f"params-seed{seed}.yaml"
+            base["train"]["seed"] = seed
+            params.write_text(yaml.safe_dump(base, sort_keys=False))
+            for variant, data in variants.items():
+                start = time.perf_counter()
+                test = run_model(model, data, params, out / variant / f"{model}-seed{seed}")
+                run = {"model": model, "seed": seed, "data": variant,
+                       "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                       "wall_s": round(time.perf_counter() - start, 1)}
+                report["runs"].append(run)
+                print(json.dumps(run), file=sys.stderr, flush=True)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
