@@ -1,11 +1,14 @@
-"""Parallel experiments, in a temporary git + DVC copy of the project.
+"""Parallel experiments and shared results, in a temporary git + DVC copy of the project.
 
 One module-scoped tiny run (lenet5 only, a few hundred images, 1 epoch) is committed as
 the base. On it:
 
 - two experiments queued with different `train.seed` run at the same time under
   `dvc queue start -j 2`, each in its own temporary workspace, and each ends with its own
-  metrics (those of the one with the base's settings equal the base run's exactly).
+  metrics (those of the one with the base's settings equal the base run's exactly);
+- a copy of it pushes its outputs to a DVC remote (a local folder, and an S3 bucket on a
+  moto server on 127.0.0.1), and a fresh `git clone` pulls them (`dvc pull`, or
+  `dvc repro --pull`) and then has nothing to reproduce.
 
 About a minute and a half on a 2-core machine, most of it the base run and the two
 experiments.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +29,13 @@ import yaml
 from archives import make_image_folder
 from helpers import ROOT, make_project, ran_stages, run
 
+# Fake credentials of the moto server; they exist only in these tests' environment.
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+          "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+BUCKET = "cnnbench"
+# Outputs in the DVC cache (the rest are committed to git with `cache: false`).
+CACHED = ["data/raw", "data/prepared/cifar10.npz", "models/lenet5.keras"]
 QUEUE_TIMEOUT_S = 600
 
 
@@ -166,3 +177,96 @@ def test_every_pipeline_path_is_inside_the_workspace():
         assert not Path(path).is_absolute() and ".." not in Path(path).parts, path
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "/checkpoints/" in ignored  # never in git, so never copied into an experiment
+
+
+def copy_project(project: Path, dest: Path) -> Path:
+    """A copy of the project (git history, DVC cache and workspace), without DVC's
+    temporary files, so that each test configures its own remote."""
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        return ["tmp"] if Path(folder) == project / ".dvc" else []
+
+    shutil.copytree(project, dest, ignore=ignore)
+    return dest
+
+
+def share_through_remote(project: Path, tmp_path: Path, url: str,
+                         local_config: dict[str, str], env: dict[str, str]) -> None:
+    """Clone A pushes its results to ``url``; fresh clones pull them and reproduce nothing.
+
+    ``local_config`` holds remote options that must stay out of git (an endpoint, say);
+    every clone sets them with `dvc remote modify --local`.
+    """
+    def configure(repo: Path) -> None:
+        for option, value in local_config.items():
+            run(["dvc", "remote", "modify", "--local", "storage", option, value], repo)
+
+    a = copy_project(project, tmp_path / "a")
+    run(["dvc", "remote", "add", "-d", "storage", url], a)
+    configure(a)
+    run(["git", "add", ".dvc/config"], a)
+    run(["git", "commit", "-qm", "remote storage"], a)
+    committed = run(["git", "show", "HEAD:.dvc/config"], a).stdout
+    assert url in committed and not any(v in committed for v in local_config.values())
+    assert ".dvc/config.local" not in run(["git", "ls-files"], a).stdout
+    pushed = run(["dvc", "push"], a, env=env).stdout
+    # data/raw is a folder: its one file and DVC's listing of it
+    assert f"{len(CACHED) + 1} files pushed" in pushed, pushed
+
+    b = tmp_path / "b"
+    run(["git", "clone", "-q", str(a), str(b)], tmp_path)
+    assert not any((b / path).exists() for path in CACHED)
+    assert "Data and pipelines are up to date" not in run(["dvc", "status"], b).stdout
+    configure(b)
+    run(["dvc", "pull"], b, env=env)
+    for path in CACHED:
+        assert (b / path).exists(), path
+    assert (b / "models/lenet5.keras").read_bytes() == (a / "models/lenet5.keras").read_bytes()
+    assert (b / CACHED[1]).read_bytes() == (a / CACHED[1]).read_bytes()
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], b).stdout
+    again = run(["dvc", "repro"], b, env=env).stdout
+    assert ran_stages(again) == set() and "Data and pipelines are up to date" in again
+
+    c = tmp_path / "c"
+    run(["git", "clone", "-q", str(a), str(c)], tmp_path)
+    configure(c)
+    pulled = run(["dvc", "repro", "--pull"], c, env=env).stdout
+    assert ran_stages(pulled) == set(), pulled
+    assert (c / "models/lenet5.keras").read_bytes() == (a / "models/lenet5.keras").read_bytes()
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], c).stdout
+
+
+def test_a_clone_pulls_results_from_a_local_remote_and_reproduces_nothing(project, tmp_path):
+    remote = tmp_path / "remote"
+    share_through_remote(project, tmp_path, str(remote), {}, {})
+    assert any(p.is_file() for p in (remote / "files" / "md5").rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """An S3-compatible server (moto) on 127.0.0.1 with an empty bucket; its URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                     aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+        yield url
+    finally:
+        server.stop()
+
+
+def test_a_clone_pulls_results_from_an_s3_remote_and_reproduces_nothing(
+        project, tmp_path, s3_endpoint):
+    import boto3
+
+    share_through_remote(project, tmp_path, f"s3://{BUCKET}/dvcstore",
+                         {"endpointurl": s3_endpoint}, S3_ENV)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert len(keys) == len(CACHED) + 1 and all(k.startswith("dvcstore/files/md5/") for k in keys)
