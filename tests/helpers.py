@@ -1,14 +1,23 @@
-"""Helpers shared by the tests: params files with some keys changed."""
+"""Helpers shared by the tests: params files with some keys changed, and temporary
+git + DVC copies of the project in which the tests run `dvc` as a user would."""
 
 from __future__ import annotations
 
 import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+# What a fresh clone of the project holds that `dvc repro` needs.
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
+                 ".dvc/config", ".dvc/.gitignore", ".gitignore"]
 
 
 def changed_params(base: dict | None = None, **changes) -> dict:
@@ -33,3 +42,51 @@ def write_params(path: Path, base: dict | None = None, **changes) -> Path:
     """Write ``changed_params(base, **changes)`` to ``path`` as YAML."""
     path.write_text(yaml.safe_dump(changed_params(base, **changes), sort_keys=False))
     return path
+
+
+def set_params(repo: Path, **changes) -> None:
+    """Change keys of ``repo``'s params.yaml in place (keys as in ``changed_params``)."""
+    path = repo / "params.yaml"
+    write_params(path, yaml.safe_load(path.read_text()), **changes)
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """This interpreter's scripts (dvc, python) first on PATH, a git identity, and ``extra``."""
+    return {**os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", **extra}
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None,
+        timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in ``cwd`` with ``environment(**env)``; with ``check``, a non-zero exit
+    fails the test with the command's output."""
+    result = subprocess.run(cmd, cwd=cwd, env=environment(**(env or {})), capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def ran_stages(output: str) -> set[str]:
+    """The stages that a `dvc repro` or `dvc exp run` output says it ran."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def make_project(repo: Path, **params) -> Path:
+    """Copy the project's pipeline into ``repo`` as a fresh clone would have it, change
+    ``params`` (keys as in ``changed_params``), and commit it to a new git repository."""
+    for name in PROJECT_FILES:
+        src, dst = ROOT / name, repo / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dst)
+    set_params(repo, **params)
+    run(["git", "init", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "project"], repo)
+    return repo

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,11 +20,8 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import write_params
+from helpers import ROOT, environment, make_project, ran_stages, run, set_params
 
-ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
-                 ".dvc/config", ".dvc/.gitignore", ".gitignore"]
 VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 FIGURES = {f"{m}_curves.png" for m in ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
            } | {f"{c}.{ext}" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
@@ -35,49 +31,13 @@ METRIC_KEYS = ["params.total", "params.trainable", "train.loss", "train.accuracy
                "test.accuracy", "time.train_s", "time.epoch_mean_s", "throughput.infer_img_s"]
 
 
-def environment() -> dict[str, str]:
-    """This interpreter's scripts (dvc, python) first on PATH, and a git identity."""
-    return {**os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-
-
-def run(cmd: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=environment(), capture_output=True, text=True,
-                            timeout=900)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    return result
-
-
-def ran_stages(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
-
-def set_params(repo: Path, **changes) -> None:
-    path = repo / "params.yaml"
-    write_params(path, yaml.safe_load(path.read_text()), **changes)
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("pipeline")
     archive = make_image_folder(base / "data", train_per_class=16, test_per_class=6,
                                 fmt="tar.gz")
-    repo = base / "repo"
-    for name in PROJECT_FILES:
-        src, dst = ROOT / name, repo / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy2(src, dst)
-    set_params(repo, data__source=str(archive), train__epochs=1, evaluate__batch_size=32)
-    run(["git", "init", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "project"], repo)
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32)
     result = run(["dvc", "repro"], repo)
     (repo / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], repo)
