@@ -61,13 +61,13 @@ def test_augmentation_is_per_image_in_training_and_off_in_inference():
     trainee, model = compile_model("lenet5", 10, replace(MODERN, flip=False, cutout=0.0), 1)
     crop = keras.Model(trainee.input, trainee.get_layer("augment_crop").output)
     x = np.full((64, 32, 32, 3), 200, dtype="uint8")
-    shifted = np.asarray(crop(x, training=True))
+    shifted = keras.ops.convert_to_numpy(crop(x, training=True))
     assert set(np.unique(shifted)) <= {0.0, 200.0}  # whole-pixel shifts, zero fill
     zero_rows = [(image[:, :, 0] == 0).all(axis=1).sum() for image in shifted]
     zero_cols = [(image[:, :, 0] == 0).all(axis=0).sum() for image in shifted]
     assert max(zero_rows) <= 4 and max(zero_cols) <= 4
     assert len(set(zip(zero_rows, zero_cols))) > 5  # images of one batch differ
-    np.testing.assert_array_equal(np.asarray(crop(x, training=False)), x)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(crop(x, training=False)), x)
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     np.testing.assert_array_equal(trainee.predict(images, verbose=0),
                                   model.predict(images, verbose=0))
