@@ -2,13 +2,21 @@
 
 Our offline CIFAR-10 copy is the official pixels re-encoded once as JPEG (quality 75), and
 the official pixels cannot be reached from our machines. This script measures the nearest
-thing: it re-encodes the prepared images once more at the same quality (``--quality``),
-then trains and evaluates each model under the params file's protocol on both versions,
-for several seeds, through the pipeline's own stage scripts. It prints one JSON document:
-the pixel distortion of the extra round (PSNR) and each run's test accuracy.
+thing: it encodes the prepared images once more at the same quality (``--quality``) and
+trains and evaluates each model under the params file's protocol on each version, for
+several seeds, through the pipeline's own stage scripts. Versions (``--variants``):
+
+- ``prepared``: the images as prepared (once JPEG);
+- ``again``: JPEG once more on the same 8x8 block grid; JPEG at one quality is close to
+  idempotent there, so this round changes little (a lower bound);
+- ``shiftN``: JPEG once more with the image shifted by N pixels (then shifted back), so the
+  blocks fall across the first round's: about the distortion of a first round.
+
+It prints one JSON document: each version's distortion against the prepared images (PSNR)
+and each run's test accuracy.
 
     .venv/bin/python bench/jpeg_cost.py --data data/prepared/cifar10.npz \\
-        --models lenet5 --seeds 0,1,2 --out /tmp/jpeg-cost [--params params.yaml]
+        --models lenet5 --seeds 0,1,2 --variants prepared,again,shift4 --out /tmp/jpeg-cost
 """
 
 from __future__ import annotations
@@ -30,13 +38,16 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def recompress(images: np.ndarray, quality: int) -> np.ndarray:
-    """Each uint8 HxWx3 image encoded as JPEG at ``quality`` (PIL's defaults) and decoded."""
+def recompress(images: np.ndarray, quality: int, shift: int = 0) -> np.ndarray:
+    """Each uint8 HxWx3 image encoded as JPEG at ``quality`` (PIL's defaults) and decoded,
+    rolled by ``shift`` pixels down and right before encoding and back after decoding."""
     out = np.empty_like(images)
     for i, image in enumerate(images):
         buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
-        out[i] = np.asarray(Image.open(buffer).convert("RGB"))
+        Image.fromarray(np.roll(image, (shift, shift), axis=(0, 1))).save(
+            buffer, format="JPEG", quality=quality)
+        decoded = np.asarray(Image.open(buffer).convert("RGB"))
+        out[i] = np.roll(decoded, (-shift, -shift), axis=(0, 1))
     return out
 
 
@@ -67,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="lenet5", help="comma-separated model names")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated train.seed values")
     parser.add_argument("--quality", type=int, default=75, help="JPEG quality of the extra round")
+    parser.add_argument("--variants", default="prepared,again,shift4",
+                        help="comma-separated: prepared, again, shiftN (default: %(default)s)")
     parser.add_argument("--params", default=str(ROOT / "params.yaml"),
                         help="params file whose train section is the protocol")
     parser.add_argument("--out", required=True, help="working folder (data, models, logs)")
@@ -76,19 +89,27 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with np.load(args.data) as npz:
         arrays = {key: npz[key] for key in npz.files}
-    again = dict(arrays)
-    again["x_train"] = recompress(arrays["x_train"], args.quality)
-    again["x_test"] = recompress(arrays["x_test"], args.quality)
-    variants = {"as_prepared": Path(args.data), f"jpeg{args.quality}_again": out / "again.npz"}
-    np.savez(variants[f"jpeg{args.quality}_again"], **again)
     report = {
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "python": platform.python_version()},
-        "data": str(args.data), "quality": args.quality,
-        "psnr_db": {"train": round(psnr(arrays["x_train"], again["x_train"]), 2),
-                    "test": round(psnr(arrays["x_test"], again["x_test"]), 2)},
-        "runs": [],
+        "data": str(args.data), "quality": args.quality, "psnr_db": {}, "runs": [],
     }
+    variants = {}
+    for variant in args.variants.split(","):
+        if variant == "prepared":
+            variants[variant] = Path(args.data)
+            continue
+        if variant != "again" and not variant.startswith("shift"):
+            parser.error(f"unknown variant {variant!r}: prepared, again or shiftN")
+        shift = int(variant[5:]) if variant.startswith("shift") else 0
+        changed = dict(arrays)
+        for split in ("x_train", "x_test"):
+            changed[split] = recompress(arrays[split], args.quality, shift)
+        variants[variant] = out / f"{variant}.npz"
+        np.savez(variants[variant], **changed)
+        report["psnr_db"][variant] = {
+            split: round(psnr(arrays[f"x_{split}"], changed[f"x_{split}"]), 2)
+            for split in ("train", "test")}
     base = yaml.safe_load(Path(args.params).read_text())
     for model in args.models.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
