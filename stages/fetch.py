@@ -1,12 +1,15 @@
 """Stage `fetch`: copy or download CIFAR-10 from `data.source` into a fresh folder.
 
 `data.source` (params.yaml) is an http(s) URL or a local path to the official python
-tarball, or to image-folder data (a folder or .tar/.tar.gz/.zip archive). Example:
+tarball, or to image-folder data (a folder or .tar/.tar.gz/.zip archive). A relative path
+is read from the project root (`$DVC_ROOT`, which DVC sets; else the current folder), also
+in queued experiments, which run in a temporary clone. Example:
 
     python stages/fetch.py --out data/raw
 """
 
 import argparse
+import os
 
 from cnnbench.cli import run_stage
 
@@ -23,7 +26,10 @@ def main(argv=None):
     from cnnbench.data import fetch
 
     params = load_params(args.params)
-    path = fetch(params.data.source, args.out)
+    # DVC_ROOT: the project's root, which DVC sets for every stage; in a queued experiment
+    # it is the original project, not the temporary clone the stage runs in, so that a
+    # relative data.source such as ../shared/data/... still points where the user meant.
+    path = fetch(params.data.source, args.out, relative_to=os.environ.get("DVC_ROOT"))
     print(f"fetch: {params.data.source} -> {path}")
 
 

@@ -11,6 +11,7 @@ import gzip
 import http.client
 import http.server
 import json
+import os
 import re
 import shutil
 import socket
@@ -310,6 +311,18 @@ def test_fetch_local_file(tmp_path: Path) -> None:
     got = fetch(str(source), out)
     assert got == out / source.name == fetched_source(out)
     assert got.read_bytes() == source.read_bytes()
+
+
+def test_fetch_reads_a_relative_source_from_the_project_root(tmp_path: Path) -> None:
+    """As in a queued experiment: the stage runs in a clone, DVC_ROOT names the project."""
+    source = make_image_folder(tmp_path / "shared", 1, 1, classes=("a", "b"), fmt="zip")
+    project, clone = tmp_path / "project", tmp_path / "project" / ".dvc" / "tmp" / "clone"
+    clone.mkdir(parents=True)
+    relative = os.path.relpath(source, project)
+    got = fetch(relative, clone / "raw", relative_to=project)
+    assert got.read_bytes() == source.read_bytes()
+    with pytest.raises(DataError, match=f"relative paths are read from {clone}"):
+        fetch(relative, clone / "raw2", relative_to=clone)
 
 
 def test_fetch_local_directory_replaces_earlier_fetch(image_dir: Path, tmp_path: Path) -> None:

@@ -113,9 +113,11 @@ def _download(url: str, dest: Path) -> None:
                         f"bytes; try again or {LOCAL_COPY_HINT}")
 
 
-def fetch(source: str, out_dir: str | os.PathLike) -> Path:
+def fetch(source: str, out_dir: str | os.PathLike,
+          relative_to: str | os.PathLike | None = None) -> Path:
     """Copy or download ``source`` into the fresh folder ``out_dir``; return the copy's path.
 
+    A relative local ``source`` is read from ``relative_to`` (default: the current folder).
     The folder is written atomically: after an error or Ctrl-C it is absent, not partial.
     A file named like the official tarball must have the official md5, and the source's
     structure (members, splits, classes) is checked before the folder is replaced.
@@ -124,10 +126,11 @@ def fetch(source: str, out_dir: str | os.PathLike) -> Path:
     if is_url(source):
         name = PurePosixPath(urllib.parse.urlparse(source).path).name or "download"
     else:
-        path = Path(source).expanduser()
+        base = Path(relative_to) if relative_to is not None else Path.cwd()
+        path = base / Path(source).expanduser()
         if not path.exists():
             raise DataError(f"data.source {source!r}: no such file or directory "
-                            f"(relative paths are read from {Path.cwd()})")
+                            f"(relative paths are read from {base.resolve()})")
         name = path.resolve().name
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
