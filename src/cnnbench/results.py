@@ -91,9 +91,9 @@ def ranking(scores: pd.Series, digits: int = 4) -> str:
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
                  data_metrics: str | os.PathLike) -> str:
-    """One line saying what a run used: images, source, epochs, machine, backend."""
+    """One line saying what a run used: images, source, epochs, recipe, machine, backend."""
     data = _read_json(Path(data_metrics))["data"]
-    epochs, machine = set(), {}
+    epochs, recipes, machine = set(), set(), {}
     for model in models:
         path = Path(logs_dir) / model / "params.yaml"
         try:
@@ -101,6 +101,7 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
         except (OSError, yaml.YAMLError) as err:
             raise DataError(f"{path}: cannot read the training params ({err})") from None
         epochs.add(params.get("epochs"))
+        recipes.add(str(params.get("recipe", "seed")))  # logs before recipes: the seed's
         machine = params.get("machine") or machine
     epoch_text = "/".join(str(e) for e in sorted(e for e in epochs if e is not None))
     device = machine.get("accelerator", "cpu")
@@ -108,5 +109,6 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
               else device)
     return (f"{data['train']['count']:,} train / {data['test']['count']:,} test images "
             f"({data.get('source', {}).get('name', 'unknown source')}), "
-            f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}; {device}, "
+            f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}, "
+            f"{'/'.join(sorted(recipes))} recipe; {device}, "
             f"Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}")
