@@ -5,11 +5,14 @@
 - ``load_history``: one row per model and epoch from the DVCLive logs of the train
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
+- ``load_repeats`` / ``over_seeds``: the seed repeats collected by ``cnnbench.repeats``,
+  and each model's test accuracy over the main run and the repeats of its protocol.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -112,3 +115,70 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
             f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}, "
             f"{'/'.join(sorted(recipes))} recipe; {device}, "
             f"Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}")
+
+
+def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd.DataFrame:
+    """One row per collected repeat (``<repeats_dir>/seed<N>/<model>.json``) of ``models``:
+    model, seed, experiment, protocol and the flattened metrics. Empty if there are none."""
+    rows = []
+    for model in models:
+        paths = sorted(Path(repeats_dir).glob(f"seed*/{model}.json")) if repeats_dir else []
+        for path in paths:
+            record = _read_json(path)
+            repeat = record.get("repeat") or {}
+            if not {"seed", "protocol"} <= set(repeat) or "test" not in record:
+                raise DataError(f"{path}: not a seed repeat (no repeat.seed, repeat.protocol "
+                                "or test metrics); write it with python -m cnnbench.repeats")
+            row = pd.json_normalize(record, sep=".").iloc[0].to_dict()
+            rows.append({**row, "model": model, "seed": repeat["seed"],
+                         "experiment": repeat.get("experiment"),
+                         "protocol": repeat["protocol"], "file": str(path)})
+    return pd.DataFrame(rows, columns=None if rows else ["model", "seed", "protocol"])
+
+
+def main_protocols(models: list[str], logs_dir: str | os.PathLike,
+                   data_metrics: str | os.PathLike) -> dict[str, tuple[int, str]]:
+    """Each model's (seed, protocol digest) in the main run, from its training log."""
+    from cnnbench.repeats import protocol_digest
+
+    data = _read_json(Path(data_metrics))["data"]
+    result = {}
+    for model in models:
+        path = Path(logs_dir) / model / "params.yaml"
+        try:
+            params = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise DataError(f"{path}: cannot read the training params ({err})") from None
+        result[model] = (params.get("seed"), protocol_digest(params, data))
+    return result
+
+
+def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
+               protocols: dict[str, tuple[int, str]]) -> tuple[pd.DataFrame, list[str]]:
+    """Test accuracy over seeds: the main run plus the repeats of the same protocol.
+
+    Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
+    ``test.accuracy.std`` (sample std, NaN for one run), ``test.loss.mean``) and one line
+    per repeat left out, saying why.
+    """
+    rows, left_out = {}, []
+    for model in metrics.index:
+        seed, protocol = protocols[model]
+        accuracy = {seed: metrics.loc[model, "test.accuracy"]}
+        loss = {seed: metrics.loc[model, "test.loss"]}
+        mine = repeats[repeats["model"] == model] if len(repeats) else repeats
+        for _, repeat in mine.iterrows():
+            if repeat["protocol"] != protocol:
+                left_out.append(f"{repeat['file']}: another protocol than the main run's "
+                                f"(params or data differ beyond the seed)")
+            elif repeat["seed"] in accuracy:
+                left_out.append(f"{repeat['file']}: seed {repeat['seed']} is already counted")
+            else:
+                accuracy[repeat["seed"]] = repeat["test.accuracy"]
+                loss[repeat["seed"]] = repeat["test.loss"]
+        values = pd.Series(accuracy, dtype="float64")
+        rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
+                       "test.accuracy.mean": values.mean(),
+                       "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
+                       "test.loss.mean": pd.Series(loss, dtype="float64").mean()}
+    return pd.DataFrame.from_dict(rows, orient="index"), left_out
