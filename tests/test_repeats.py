@@ -159,3 +159,40 @@ def test_collect_names_an_unknown_experiment(project):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "experiment 'no-such-exp'" in result.stderr
+
+
+def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
+    from cnnbench.results import describe_run
+
+    _write(tmp_path / "data.json", {"data": DATA})
+    for model, cpu in (("lenet5", "AMD EPYC"), ("alexnet8", "Intel Xeon"),
+                       ("vgg16", "AMD EPYC")):
+        _write(tmp_path / f"logs/{model}/params.yaml",
+               {**PARAMS, "machine": {"cpu": cpu, "cores": 2, "accelerator": "cpu",
+                                      "keras": "3.15.1", "backend": "tensorflow"}})
+    text = describe_run(["lenet5", "alexnet8", "vgg16"], tmp_path / "logs",
+                        tmp_path / "data.json")
+    assert "2-core AMD EPYC, Keras 3.15.1 on tensorflow (LeNet5, VGG16)" in text
+    assert "2-core Intel Xeon, Keras 3.15.1 on tensorflow (AlexNet8)" in text
+    one = describe_run(["lenet5"], tmp_path / "logs", tmp_path / "data.json")
+    assert one.endswith("seed recipe; 2-core AMD EPYC, Keras 3.15.1 on tensorflow")
+
+
+def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path):
+    """Summarise with only LeNet5's metrics, `models` listing LeNet5 and VGG16."""
+    from cnnbench.summary import summarise
+
+    repo, _ = project
+    table = summarise(["lenet5", "vgg16"], repo / "metrics", repo / "plots/train",
+                      repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                      tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "e.csv")
+    assert list(table.index) == ["lenet5"]
+    markdown = (tmp_path / "s.md").read_text()
+    assert "Not run yet: VGG16 (no metrics; `dvc repro evaluate@vgg16`" in markdown
+    from cnnbench.cli import DataError
+
+    with pytest.raises(DataError, match="no metrics of any model"):
+        summarise(["vgg16"], repo / "metrics", repo / "plots/train",
+                  repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                  tmp_path / "t.md", tmp_path / "t.csv", tmp_path / "f.csv")
+    assert not (tmp_path / "t.md").exists()

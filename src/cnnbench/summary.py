@@ -18,8 +18,10 @@ from pathlib import Path
 import pandas as pd
 
 from cnnbench.files import atomic_path
+from cnnbench.models import DISPLAY_NAMES
 from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
-                              load_repeats, main_protocols, over_seeds, ranking)
+                              load_repeats, main_protocols, over_seeds, ranking,
+                              split_by_results)
 
 
 def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd.Series:
@@ -73,7 +75,8 @@ def _num(value, digits: int = 4) -> str:
 
 
 def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
-                    reference: dict, left_out: list[str] = ()) -> str:
+                    reference: dict, left_out: list[str] = (),
+                    not_yet: list[str] = ()) -> str:
     """summary.md: the seed's three tables with our numbers, the seed's and the difference."""
     names = table["name"]
 
@@ -119,6 +122,8 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         f"Run: {run['description']}.",
         *([f"Data: {run['source']['name']}, sha256 `{run['source']['sha256']}`."]
           if run.get("source", {}).get("sha256") else []),
+        *([f"Not run yet: {', '.join(DISPLAY_NAMES.get(m, m) for m in not_yet)} (no metrics;"
+           f" `dvc repro evaluate@{not_yet[0]}` trains and evaluates one)."] if not_yet else []),
         f"Seed report: {reference['source']}; {reference['machine']}.",
         "Δ = ours − seed.",
         "",
@@ -155,12 +160,16 @@ def summarise(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str |
               out_md: str | os.PathLike, out_csv: str | os.PathLike,
               out_epochs: str | os.PathLike,
               repeats_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Write the Markdown summary, the per-model CSV and the per-epoch CSV."""
+    """Write the Markdown summary, the per-model CSV and the per-epoch CSV.
+
+    Models without metrics yet are left out of the tables and named as not run yet."""
+    models, not_yet = split_by_results(models, metrics_dir)
     table, epochs, left_out = build_tables(models, metrics_dir, logs_dir, reference_file,
                                            data_metrics, repeats_dir)
     run = {"description": describe_run(models, logs_dir, data_metrics),
            "source": json.loads(Path(data_metrics).read_text())["data"].get("source") or {}}
-    markdown = render_markdown(table, epochs, run, load_reference(reference_file), left_out)
+    markdown = render_markdown(table, epochs, run, load_reference(reference_file), left_out,
+                               not_yet)
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown)
     with atomic_path(out_csv) as tmp:
