@@ -6,7 +6,7 @@ per-model CSV and a per-epoch CSV. Example:
     python stages/summarise.py --metrics-dir metrics --logs-dir plots/train \\
         --data-metrics metrics/data.json --reference reference/seed_report.yaml \\
         --out-md reports/summary.md --out-csv reports/summary.csv \\
-        --out-epochs reports/epoch_times.csv
+        --out-epochs reports/epoch_times.csv --repeats-dir metrics/repeats
 """
 
 import argparse
@@ -19,6 +19,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
+    parser.add_argument("--repeats-dir", help="folder of seed<N>/<model>.json seed repeats "
+                        "(python -m cnnbench.repeats); may be missing or empty")
     parser.add_argument("--out-md", required=True, help="Markdown summary to write")
     parser.add_argument("--out-csv", required=True, help="per-model CSV table to write")
     parser.add_argument("--out-epochs", required=True, help="per-epoch times CSV to write")
@@ -30,7 +32,8 @@ def main(argv=None):
 
     models = list(load_params(args.params).models)
     table = summarise(models, args.metrics_dir, args.logs_dir, args.data_metrics,
-                      args.reference, args.out_md, args.out_csv, args.out_epochs)
+                      args.reference, args.out_md, args.out_csv, args.out_epochs,
+                      args.repeats_dir)
     print(f"summarise: {ranking(table['test.accuracy'])} -> {args.out_md}")
 
 

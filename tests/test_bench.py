@@ -24,6 +24,11 @@ def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     for key in ("cpu", "cores", "accelerator", "backend", "backend_version", "keras",
                 "precision"):
         assert machine[key], key
+    flags = set(next(line for line in open("/proc/cpuinfo") if line.startswith("flags"))
+                .split(":", 1)[1].split())
+    assert ("avx2" in machine["cpu_features"]) == ("avx2" in flags)
+    assert ("avx512f" in machine["cpu_features"]) == ("avx512f" in flags)
+    assert set(machine["cpu_features"]) <= flags
     [row] = report["results"]
     assert (row["model"], row["batch_size"], row["precision"]) == ("lenet5", 8, "float32")
     assert row["train_img_s"] > 0 and row["infer_img_s"] > 0

@@ -29,6 +29,21 @@ from cnnbench.config import PRECISIONS
 from cnnbench.models import MODELS
 
 
+#: The instruction-set extensions that decide which kernels oneDNN and XLA can use.
+FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def cpu_features() -> list[str]:
+    """Which of ``FEATURES`` this CPU reports (Linux's /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return [f for f in FEATURES if f in flags]
+
+
 def _images(data: str | None, count: int, seed: int):
     import numpy as np
 
@@ -144,9 +159,12 @@ def main(argv: list[str] | None = None) -> None:
 
     from cnnbench.logs import machine_info
 
-    machine = {**machine_info(), "precision": args.precision,
-               "threads": os.environ.get("OMP_NUM_THREADS", "default")}
-    print(f"{machine['cpu']} ({machine['cores']} cores), accelerator {machine['accelerator']}, "
+    machine = {**machine_info(), "cpu_features": cpu_features(), "precision": args.precision,
+               "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
+    print(f"{machine['cpu']} ({machine['cores']} cores; "
+          f"{' '.join(machine['cpu_features']) or 'no listed features'}), "
+          f"accelerator {machine['accelerator']}, "
           f"Keras {machine['keras']} on {machine['backend']} {machine['backend_version']}, "
           f"{args.precision}", flush=True)
     print(f"{'model':<12} {'batch':>5} {'precision':<15} {'train img/s':>12} "

@@ -32,6 +32,7 @@ from cnnbench.results import (  # noqa: E402
     load_history,
     load_metrics,
     load_reference,
+    split_by_results,
 )
 
 STYLE = ["science", "no-latex", "grid"]
@@ -125,7 +126,10 @@ def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str) ->
 def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
              data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
              out_dir: str | os.PathLike) -> list[str]:
-    """Write every figure into ``out_dir`` (replaced as a whole); return the file names."""
+    """Write every figure into ``out_dir`` (replaced as a whole); return the file names.
+
+    Models without metrics yet are left out."""
+    models, _ = split_by_results(models, metrics_dir)
     subtitle = describe_run(models, logs_dir, data_metrics)
     metrics = load_metrics(models, metrics_dir)
     history = load_history(models, logs_dir)

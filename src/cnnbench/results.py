@@ -1,15 +1,20 @@
 """Load a pipeline run's results as pandas tables, for the plot and summarise stages.
 
+- ``split_by_results``: which models have metrics yet (a summary of some models is
+  allowed, the others are named as not run yet).
 - ``load_metrics``: one row per model from ``metrics/<model>.json`` (flattened keys such
   as ``test.accuracy``), in the order given.
 - ``load_history``: one row per model and epoch from the DVCLive logs of the train
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
+- ``load_repeats`` / ``over_seeds``: the seed repeats collected by ``cnnbench.repeats``,
+  and each model's test accuracy over the main run and the repeats of its protocol.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -38,6 +43,17 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise DataError(f"{path}: cannot read ({err}); run `dvc repro` first") from None
+
+
+def split_by_results(models: list[str], metrics_dir: str | os.PathLike
+                     ) -> tuple[list[str], list[str]]:
+    """``(evaluated, not_yet)``: the models that have ``<metrics_dir>/<model>.json`` and
+    those that do not (not trained or evaluated yet); at least one must have it."""
+    evaluated = [m for m in models if (Path(metrics_dir) / f"{m}.json").is_file()]
+    if not evaluated:
+        raise DataError(f"{metrics_dir}: no metrics of any model ({', '.join(models)}); "
+                        "run `dvc repro` first")
+    return evaluated, [m for m in models if m not in evaluated]
 
 
 def load_metrics(models: list[str], metrics_dir: str | os.PathLike) -> pd.DataFrame:
@@ -91,24 +107,97 @@ def ranking(scores: pd.Series, digits: int = 4) -> str:
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
                  data_metrics: str | os.PathLike) -> str:
-    """One line saying what a run used: images, source, epochs, recipe, machine, backend."""
+    """One line saying what a run used: images, source, epochs, recipe, machine, backend
+    (each machine with its models, when the models were trained on more than one)."""
     data = _read_json(Path(data_metrics))["data"]
-    epochs, recipes, machine = set(), set(), {}
+    epochs, recipes, machines = set(), set(), {}
     for model in models:
-        path = Path(logs_dir) / model / "params.yaml"
-        try:
-            params = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as err:
-            raise DataError(f"{path}: cannot read the training params ({err})") from None
+        params = load_train_params(logs_dir, model)
         epochs.add(params.get("epochs"))
         recipes.add(str(params.get("recipe", "seed")))  # logs before recipes: the seed's
-        machine = params.get("machine") or machine
+        machine = params.get("machine") or {}
+        device = machine.get("accelerator", "cpu")
+        device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}"
+                  if device == "cpu" else device)
+        machines.setdefault(f"{device}, Keras {machine.get('keras', '?')} on "
+                            f"{machine.get('backend', '?')}", []).append(model)
     epoch_text = "/".join(str(e) for e in sorted(e for e in epochs if e is not None))
-    device = machine.get("accelerator", "cpu")
-    device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}" if device == "cpu"
-              else device)
+    where = (next(iter(machines)) if len(machines) == 1 else
+             "; ".join(f"{m} ({', '.join(DISPLAY_NAMES.get(x, x) for x in ms)})"
+                       for m, ms in machines.items()))
     return (f"{data['train']['count']:,} train / {data['test']['count']:,} test images "
             f"({data.get('source', {}).get('name', 'unknown source')}), "
             f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}, "
-            f"{'/'.join(sorted(recipes))} recipe; {device}, "
-            f"Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}")
+            f"{'/'.join(sorted(recipes))} recipe; {where}")
+
+
+def load_train_params(logs_dir: str | os.PathLike, model: str) -> dict:
+    """The params a model was trained with, as its training log recorded them."""
+    path = Path(logs_dir) / model / "params.yaml"
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise DataError(f"{path}: cannot read the training params ({err})") from None
+
+
+def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd.DataFrame:
+    """One row per collected repeat (``<repeats_dir>/seed<N>/<model>.json``) of ``models``:
+    model, seed, experiment, protocol and the flattened metrics. Empty if there are none."""
+    rows = []
+    for model in models:
+        paths = sorted(Path(repeats_dir).glob(f"seed*/{model}.json")) if repeats_dir else []
+        for path in paths:
+            record = _read_json(path)
+            repeat = record.get("repeat") or {}
+            if not {"seed", "protocol"} <= set(repeat) or "test" not in record:
+                raise DataError(f"{path}: not a seed repeat (no repeat.seed, repeat.protocol "
+                                "or test metrics); write it with python -m cnnbench.repeats")
+            row = pd.json_normalize(record, sep=".").iloc[0].to_dict()
+            rows.append({**row, "model": model, "seed": repeat["seed"],
+                         "experiment": repeat.get("experiment"),
+                         "protocol": repeat["protocol"], "file": str(path)})
+    return pd.DataFrame(rows, columns=None if rows else ["model", "seed", "protocol"])
+
+
+def main_protocols(models: list[str], logs_dir: str | os.PathLike,
+                   data_metrics: str | os.PathLike) -> dict[str, tuple[int, str]]:
+    """Each model's (seed, protocol digest) in the main run, from its training log."""
+    from cnnbench.repeats import protocol_digest
+
+    data = _read_json(Path(data_metrics))["data"]
+    result = {}
+    for model in models:
+        params = load_train_params(logs_dir, model)
+        result[model] = (params.get("seed"), protocol_digest(params, data))
+    return result
+
+
+def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
+               protocols: dict[str, tuple[int, str]]) -> tuple[pd.DataFrame, list[str]]:
+    """Test accuracy over seeds: the main run plus the repeats of the same protocol.
+
+    Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
+    ``test.accuracy.std`` (sample std, NaN for one run), ``test.loss.mean``) and one line
+    per repeat left out, saying why.
+    """
+    rows, left_out = {}, []
+    for model in metrics.index:
+        seed, protocol = protocols[model]
+        accuracy = {seed: metrics.loc[model, "test.accuracy"]}
+        loss = {seed: metrics.loc[model, "test.loss"]}
+        mine = repeats[repeats["model"] == model] if len(repeats) else repeats
+        for _, repeat in mine.iterrows():
+            if repeat["protocol"] != protocol:
+                left_out.append(f"{repeat['file']}: another protocol than the main run's "
+                                f"(params or data differ beyond the seed)")
+            elif repeat["seed"] in accuracy:
+                left_out.append(f"{repeat['file']}: seed {repeat['seed']} is already counted")
+            else:
+                accuracy[repeat["seed"]] = repeat["test.accuracy"]
+                loss[repeat["seed"]] = repeat["test.loss"]
+        values = pd.Series(accuracy, dtype="float64")
+        rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
+                       "test.accuracy.mean": values.mean(),
+                       "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
+                       "test.loss.mean": pd.Series(loss, dtype="float64").mean()}
+    return pd.DataFrame.from_dict(rows, orient="index"), left_out

@@ -1,22 +1,27 @@
 """The seed report's three tables, regenerated from a run, beside the seed's own numbers.
 
 ``summarise`` writes a Markdown summary (Table 1: last-epoch training accuracy and loss;
-Table 2: test accuracy and loss; Table 3: seconds per epoch; parameter counts and
-throughput; the ranking line the seed ends on), a CSV with one row per model (
-every number of the tables) plus a CSV of epoch times (one row per model and epoch).
+Table 2: test accuracy and loss; test accuracy over seeds, the main run and its seed
+repeats (``cnnbench.repeats``), as mean ± std; Table 3: seconds per epoch; parameter
+counts and throughput; the ranking line the seed ends on), a CSV with one row per model
+(every number of the tables) plus a CSV of epoch times (one row per model and epoch).
 
 Run through the pipeline (``dvc repro summarise``) or ``stages/summarise.py --help``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pandas as pd
 
 from cnnbench.files import atomic_path
+from cnnbench.models import DISPLAY_NAMES
 from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
-                              ranking)
+                              load_repeats, main_protocols, over_seeds, ranking,
+                              split_by_results)
 
 
 def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd.Series:
@@ -25,9 +30,11 @@ def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd
 
 
 def build_tables(models: list[str], metrics_dir: str | os.PathLike,
-                 logs_dir: str | os.PathLike, reference_file: str | os.PathLike
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The per-model summary table and the per-epoch time table."""
+                 logs_dir: str | os.PathLike, reference_file: str | os.PathLike,
+                 data_metrics: str | os.PathLike, repeats_dir: str | os.PathLike | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """The per-model summary table, the per-epoch time table, and the seed repeats left
+    out of the over-seeds columns (one line each, saying why)."""
     metrics = load_metrics(models, metrics_dir)
     history = load_history(models, logs_dir)
     reference = load_reference(reference_file)
@@ -48,6 +55,11 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
     for key in ("params.total", "params.trainable", "params.non_trainable",
                 "throughput.train_img_s", "throughput.infer_img_s"):
         table[key] = metrics[key]
+    seeds, left_out = over_seeds(metrics, load_repeats(models, repeats_dir),
+                                 main_protocols(models, logs_dir, data_metrics))
+    table = table.join(seeds)
+    table["diff.test.accuracy.mean"] = (table["test.accuracy.mean"]
+                                        - table["seed.test.accuracy"]).round(4)
     epochs = history[["model", "epoch", "time.epoch_s"]].rename(
         columns={"time.epoch_s": "seconds"})
     epochs["seed_seconds"] = [
@@ -55,7 +67,7 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
         if e <= len(reference["models"].get(m, {}).get("epoch_s") or []) else None
         for m, e in zip(epochs["model"], epochs["epoch"], strict=True)]
     table.index.name = "model"
-    return table, epochs
+    return table, epochs, left_out
 
 
 def _num(value, digits: int = 4) -> str:
@@ -63,7 +75,8 @@ def _num(value, digits: int = 4) -> str:
 
 
 def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
-                    reference: dict) -> str:
+                    reference: dict, left_out: list[str] = (),
+                    not_yet: list[str] = ()) -> str:
     """summary.md: the seed's three tables with our numbers, the seed's and the difference."""
     names = table["name"]
 
@@ -78,6 +91,15 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
             "Δ loss": table[f"diff.{split}.loss"].map(_signed),
         })
 
+    seeds = pd.DataFrame({
+        "Net": names,
+        "seeds": table["seeds"],
+        "n": table["n"].map(str),
+        "mean acc": table["test.accuracy.mean"].map(_num),
+        "std": table["test.accuracy.std"].map(_num),
+        "seed acc (one run)": table["seed.test.accuracy"].map(_num),
+        "Δ mean": table["diff.test.accuracy.mean"].map(_signed),
+    })
     per_epoch = epochs.pivot(index="model", columns="epoch", values="seconds").reindex(table.index)
     times = pd.DataFrame({"Net": names})
     for epoch in per_epoch.columns:
@@ -98,6 +120,10 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "# cnnbench summary",
         "",
         f"Run: {run['description']}.",
+        *([f"Data: {run['source']['name']}, sha256 `{run['source']['sha256']}`."]
+          if run.get("source", {}).get("sha256") else []),
+        *([f"Not run yet: {', '.join(DISPLAY_NAMES.get(m, m) for m in not_yet)} (no metrics;"
+           f" `dvc repro evaluate@{not_yet[0]}` trains and evaluates one)."] if not_yet else []),
         f"Seed report: {reference['source']}; {reference['machine']}.",
         "Δ = ours − seed.",
         "",
@@ -105,6 +131,12 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "", compare("train").to_markdown(index=False, disable_numparse=True), "",
         "## Table 2: test set",
         "", compare("test").to_markdown(index=False, disable_numparse=True), "",
+        "### Test accuracy over seeds",
+        "",
+        "The main run and its seed repeats of the same protocol (`python -m cnnbench.repeats`;"
+        " README: Seed repeats); std is the sample standard deviation (n − 1).",
+        "", seeds.to_markdown(index=False, disable_numparse=True), "",
+        *(f"- left out: {line}" for line in left_out), *([""] if left_out else []),
         "## Table 3: seconds per epoch (validation pass included)",
         "", times.to_markdown(index=False, disable_numparse=True), "",
         "## Size and throughput",
@@ -112,6 +144,7 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "## Ranking by test accuracy",
         "",
         f"- ours: {ranking(table['test.accuracy'])}",
+        f"- ours, mean over seeds: {ranking(table['test.accuracy.mean'])}",
         f"- seed: {seed_rank}",
         "",
     ]
@@ -125,11 +158,18 @@ def _signed(value) -> str:
 def summarise(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
               data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
               out_md: str | os.PathLike, out_csv: str | os.PathLike,
-              out_epochs: str | os.PathLike) -> pd.DataFrame:
-    """Write the Markdown summary, the per-model CSV and the per-epoch CSV."""
-    table, epochs = build_tables(models, metrics_dir, logs_dir, reference_file)
-    run = {"description": describe_run(models, logs_dir, data_metrics)}
-    markdown = render_markdown(table, epochs, run, load_reference(reference_file))
+              out_epochs: str | os.PathLike,
+              repeats_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Write the Markdown summary, the per-model CSV and the per-epoch CSV.
+
+    Models without metrics yet are left out of the tables and named as not run yet."""
+    models, not_yet = split_by_results(models, metrics_dir)
+    table, epochs, left_out = build_tables(models, metrics_dir, logs_dir, reference_file,
+                                           data_metrics, repeats_dir)
+    run = {"description": describe_run(models, logs_dir, data_metrics),
+           "source": json.loads(Path(data_metrics).read_text())["data"].get("source") or {}}
+    markdown = render_markdown(table, epochs, run, load_reference(reference_file), left_out,
+                               not_yet)
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown)
     with atomic_path(out_csv) as tmp:

@@ -1,0 +1,198 @@
+"""Seed repeats: experiments with other seeds, collected and averaged in the summary.
+
+A unit test of the averaging on hand-written files, then the whole path on a tiny
+project: `dvc repro`, two `dvc exp run --temp` experiments (another seed, and another seed
+*and* another epoch count), `python -m cnnbench.repeats`, and the summarise stage's table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from archives import make_image_folder
+from helpers import environment, make_project, ran_stages, run
+
+from cnnbench.repeats import protocol_digest
+from cnnbench.results import load_repeats, main_protocols, over_seeds
+
+DATA = {"source": {"name": "x.tar.gz", "sha256": "ab" * 32},
+        "train": {"count": 100}, "test": {"count": 20}}
+PARAMS = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
+          "epochs": 5, "seed": 0, "precision": "float32", "machine": {"cpu": "x"}}
+
+
+def _write(path, record):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record) if path.suffix == ".json" else yaml.safe_dump(record))
+
+
+def test_protocol_digest_ignores_the_seed_and_speed_knobs_only():
+    base = protocol_digest(PARAMS, DATA)
+    assert protocol_digest({**PARAMS, "seed": 7}, DATA) == base
+    assert protocol_digest({**PARAMS, "steps_per_execution": 8, "jit_compile": True},
+                           DATA) == base
+    assert protocol_digest({**PARAMS, "machine": {"cpu": "y"}}, DATA) == base
+    for change in ({"epochs": 6}, {"precision": "mixed_bfloat16"}, {"batch_size": 64},
+                   {"learning_rate": 0.01}):
+        assert protocol_digest({**PARAMS, **change}, DATA) != base, change
+    assert protocol_digest(PARAMS, {**DATA, "source": {"sha256": "cd" * 32}}) != base
+    assert protocol_digest(PARAMS, {**DATA, "train": {"count": 50}}) != base
+
+
+def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path):
+    _write(tmp_path / "logs/lenet5/params.yaml", PARAMS)
+    _write(tmp_path / "data.json", {"data": DATA})
+    protocol = protocol_digest(PARAMS, DATA)
+    other = protocol_digest({**PARAMS, "epochs": 1}, DATA)
+    for seed, accuracy, digest in ((1, 0.50, protocol), (2, 0.46, protocol),
+                                   (3, 0.10, other), (0, 0.99, protocol)):
+        _write(tmp_path / f"repeats/seed{seed}/lenet5.json",
+               {"model": "lenet5", "test": {"accuracy": accuracy, "loss": 1.0 + seed},
+                "repeat": {"experiment": f"e{seed}", "seed": seed, "protocol": digest}})
+    metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
+    repeats = load_repeats(["lenet5"], tmp_path / "repeats")
+    assert sorted(repeats["seed"]) == [0, 1, 2, 3]
+    table, left_out = over_seeds(metrics, repeats,
+                                 main_protocols(["lenet5"], tmp_path / "logs",
+                                                tmp_path / "data.json"))
+    row = table.loc["lenet5"]
+    assert row["seeds"] == "0 1 2" and row["n"] == 3
+    assert row["test.accuracy.mean"] == pytest.approx(0.48)
+    assert row["test.accuracy.std"] == pytest.approx(0.02)  # sample std of .48 .50 .46
+    assert row["test.loss.mean"] == pytest.approx((1.5 + 2.0 + 3.0) / 3)
+    assert len(left_out) == 2
+    assert any("seed3" in line and "another protocol" in line for line in left_out)
+    assert any("seed0" in line and "already counted" in line for line in left_out)
+
+
+def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
+    _write(tmp_path / "logs/lenet5/params.yaml", PARAMS)
+    _write(tmp_path / "data.json", {"data": DATA})
+    metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
+    repeats = load_repeats(["lenet5"], tmp_path / "nothing-here")
+    table, left_out = over_seeds(metrics, repeats, main_protocols(
+        ["lenet5"], tmp_path / "logs", tmp_path / "data.json"))
+    assert table.loc["lenet5", "n"] == 1 and math.isnan(table.loc["lenet5", "test.accuracy.std"])
+    assert left_out == []
+
+
+def test_a_file_that_is_not_a_repeat_is_a_one_line_error(tmp_path):
+    from cnnbench.cli import DataError
+
+    _write(tmp_path / "seed1/lenet5.json", {"model": "lenet5", "test": {"accuracy": 0.5}})
+    with pytest.raises(DataError, match=r"seed1/lenet5.json: not a seed repeat"):
+        load_repeats(["lenet5"], tmp_path)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A one-model project (LeNet5, 1 epoch, tiny data) run and committed, plus two
+    experiments run beside it: seed 1 (a repeat) and seed 3 with 2 epochs (not one)."""
+    base = tmp_path_factory.mktemp("repeats")
+    archive = make_image_folder(base / "data", train_per_class=8, test_per_class=4,
+                                fmt="tar.gz")
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32, models={"lenet5": {}})
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "main run"], repo)
+    seed1 = run(["dvc", "exp", "run", "--temp", "-n", "seed1", "-S", "train.seed=1"], repo)
+    run(["dvc", "exp", "run", "--temp", "-n", "long3", "-S", "train.seed=3",
+         "-S", "train.epochs=2"], repo)
+    return repo, seed1.stdout
+
+
+def test_repeats_are_collected_from_experiments_and_averaged(project):
+    repo, seed1_output = project
+    assert {"train@lenet5", "evaluate@lenet5"} <= ran_stages(seed1_output)
+    assert run(["git", "status", "--porcelain"], repo).stdout == ""  # --temp: workspace kept
+    result = run([sys.executable, "-m", "cnnbench.repeats", "--out", "metrics/repeats"], repo)
+    assert "2 model run(s) from 2 experiment(s)" in result.stdout
+    one = json.loads((repo / "metrics/repeats/seed1/lenet5.json").read_text())
+    assert one["repeat"]["experiment"] == "seed1" and one["repeat"]["seed"] == 1
+    assert (repo / "metrics/repeats/seed3/lenet5.json").exists()
+
+    shown = json.loads(run(["dvc", "metrics", "show", "metrics/repeats", "--json"],
+                           repo).stdout)
+    files = next(iter(shown.values()))["data"]
+    assert files["metrics/repeats/seed1/lenet5.json"]["data"]["test"] == one["test"]
+
+    rerun = run(["dvc", "repro"], repo).stdout
+    assert ran_stages(rerun) == {"summarise", "plot"}  # the repeats are in metrics/
+    table = pd.read_csv(repo / "reports/summary.csv", index_col="model")
+    main = json.loads((repo / "metrics/lenet5.json").read_text())
+    mean = (main["test"]["accuracy"] + one["test"]["accuracy"]) / 2
+    assert table.loc["lenet5", "seeds"] == "0 1" and table.loc["lenet5", "n"] == 2
+    assert table.loc["lenet5", "test.accuracy.mean"] == pytest.approx(mean)
+    markdown = (repo / "reports/summary.md").read_text()
+    assert "### Test accuracy over seeds" in markdown
+    assert f"{mean:.4f}" in markdown
+    assert "left out: metrics/repeats/seed3/lenet5.json: another protocol" in markdown
+    source = json.loads((repo / "metrics/data.json").read_text())["data"]["source"]
+    assert f"Data: {source['name']}, sha256 `{source['sha256']}`." in markdown
+
+
+def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
+    repo, _ = project
+    run(["dvc", "exp", "run", "--temp", "-n", "evalonly", "-S", "evaluate.batch_size=16"],
+        repo)
+    result = run([sys.executable, "-m", "cnnbench.repeats", "--out", "out", "evalonly"],
+                 repo, check=False)
+    assert result.returncode == 2
+    assert "evalonly: lenet5 skipped: trained with the main run's seed 0" in result.stdout
+    assert result.stderr.strip().splitlines()[-1].endswith("no seed repeat found in evalonly")
+    assert not (repo / "out").exists()
+
+
+def test_collect_names_an_unknown_experiment(project):
+    repo, _ = project
+    result = subprocess.run([sys.executable, "-m", "cnnbench.repeats", "--out", "out",
+                             "no-such-exp"], cwd=repo, env=environment(), text=True,
+                            capture_output=True)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "experiment 'no-such-exp'" in result.stderr
+
+
+def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
+    from cnnbench.results import describe_run
+
+    _write(tmp_path / "data.json", {"data": DATA})
+    for model, cpu in (("lenet5", "AMD EPYC"), ("alexnet8", "Intel Xeon"),
+                       ("vgg16", "AMD EPYC")):
+        _write(tmp_path / f"logs/{model}/params.yaml",
+               {**PARAMS, "machine": {"cpu": cpu, "cores": 2, "accelerator": "cpu",
+                                      "keras": "3.15.1", "backend": "tensorflow"}})
+    text = describe_run(["lenet5", "alexnet8", "vgg16"], tmp_path / "logs",
+                        tmp_path / "data.json")
+    assert "2-core AMD EPYC, Keras 3.15.1 on tensorflow (LeNet5, VGG16)" in text
+    assert "2-core Intel Xeon, Keras 3.15.1 on tensorflow (AlexNet8)" in text
+    one = describe_run(["lenet5"], tmp_path / "logs", tmp_path / "data.json")
+    assert one.endswith("seed recipe; 2-core AMD EPYC, Keras 3.15.1 on tensorflow")
+
+
+def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path):
+    """Summarise with only LeNet5's metrics, `models` listing LeNet5 and VGG16."""
+    from cnnbench.summary import summarise
+
+    repo, _ = project
+    table = summarise(["lenet5", "vgg16"], repo / "metrics", repo / "plots/train",
+                      repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                      tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "e.csv")
+    assert list(table.index) == ["lenet5"]
+    markdown = (tmp_path / "s.md").read_text()
+    assert "Not run yet: VGG16 (no metrics; `dvc repro evaluate@vgg16`" in markdown
+    from cnnbench.cli import DataError
+
+    with pytest.raises(DataError, match="no metrics of any model"):
+        summarise(["vgg16"], repo / "metrics", repo / "plots/train",
+                  repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                  tmp_path / "t.md", tmp_path / "t.csv", tmp_path / "f.csv")
+    assert not (tmp_path / "t.md").exists()
