@@ -196,3 +196,20 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
                   repo / "metrics/data.json", repo / "reference/seed_report.yaml",
                   tmp_path / "t.md", tmp_path / "t.csv", tmp_path / "f.csv")
     assert not (tmp_path / "t.md").exists()
+
+
+def test_collect_skips_a_model_without_a_main_run(project):
+    from cnnbench.repeats import collect
+
+    repo, _ = project
+    lines = []
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        written = collect(["seed1"], ["lenet5", "vgg16"], repo / "out2", log=lines.append)
+    finally:
+        os.chdir(cwd)
+    assert [p.relative_to(repo / "out2").as_posix() for p in written] == ["seed1/lenet5.json"]
+    assert "vgg16: no main run in the workspace to repeat; skipped" in lines

@@ -86,8 +86,13 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
     """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths."""
     main_seeds = {}
     for model in models:
-        main_log = _read(f"plots/train/{model}/params.yaml", None, repo, yaml.safe_load)
+        try:
+            main_log = _read(f"plots/train/{model}/params.yaml", None, repo, yaml.safe_load)
+        except DataError:
+            log(f"{model}: no main run in the workspace to repeat; skipped")
+            continue
         main_seeds[model] = main_log.get("seed")
+    models = list(main_seeds)
     written = []
     for name in experiments:
         data = _read("metrics/data.json", name, repo, json.loads)["data"]
