@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -361,6 +362,35 @@ def test_a_swallowed_sigterm_still_stops_before_any_output_is_written(tmp_path):
     assert reached_write, "the stage did not go on after the swallowed interrupt"
     assert not target.exists()
     assert not list(tmp_path.iterdir())  # no temporary file left either
+
+
+def test_an_interrupt_swallowed_in_a_destructor_prints_no_traceback(tmp_path):
+    """SIGTERM landing inside a ``__del__`` (or a GC callback, as JAX's are) is not raised
+    there; the stage still stops with its one line, and Python's "Exception ignored"
+    traceback is not printed."""
+    script = tmp_path / "stage.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        from cnnbench.cli import raise_if_stopped, run_stage
+
+        class Resource:
+            def __del__(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(2)  # the handler runs in here
+
+        def main(argv):
+            Resource()  # destroyed at once
+            print("went on", flush=True)
+            raise_if_stopped()
+
+        raise SystemExit(run_stage(main))
+    """))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 130
+    assert "went on" in result.stdout  # the interrupt really was swallowed in __del__
+    assert result.stderr.strip().splitlines() == [
+        "stage.py: interrupted; nothing was written. Run `dvc repro` again to redo it."]
 
 
 def test_a_nan_loss_stops_fit_with_an_error_naming_model_and_epoch():

@@ -43,6 +43,15 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_unraisable(unraisable) -> None:
+    """Python's hook for exceptions it cannot raise (inside ``__del__``, GC callbacks):
+    our own interrupt landing there is silent, since the stop flag still ends the run;
+    everything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _STOP_REQUESTED.is_set():
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def raise_if_stopped() -> None:
     """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived, even if it was swallowed."""
     if _STOP_REQUESTED.is_set():
@@ -56,6 +65,7 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     _STOP_REQUESTED.clear()
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGTERM cleans up as Ctrl-C does
         signal.signal(signum, _terminate)
+    sys.unraisablehook = _quiet_unraisable  # no "Exception ignored ... Traceback" on Ctrl-C
     try:
         main(argv)
     except CnnbenchError as err:
