@@ -186,6 +186,18 @@ def test_plot_stage_writes_every_figure(repo):
             assert image.width >= 600 and image.height >= 300, png.name
 
 
+def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
+    from cnnbench.figures import plot_all
+
+    drawn = []
+    for name in ("a", "b"):
+        plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "metrics/data.json",
+                 repo / "reference/seed_report.yaml", tmp_path / name)
+        drawn.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
+    assert set(drawn[0]) == FIGURES
+    assert drawn[0] == drawn[1]
+
+
 def test_review_report_against_a_base_commit(repo, changed):
     out = repo / "reports/review"
     run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),

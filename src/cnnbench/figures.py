@@ -48,9 +48,12 @@ def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPAR
 
 
 def _save(fig: plt.Figure, folder: Path, stem: str, svg: bool = False) -> None:
+    # No creation date or random ids: the same results give the same bytes, so a rerun
+    # leaves no diff in git and `dvc plots diff` shows only real changes.
     fig.savefig(folder / f"{stem}.png", dpi=DPI, bbox_inches="tight")
     if svg:
-        fig.savefig(folder / f"{stem}.svg", bbox_inches="tight")
+        with matplotlib.rc_context({"svg.hashsalt": stem}):
+            fig.savefig(folder / f"{stem}.svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
 
 
