@@ -72,6 +72,29 @@ def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path)
     assert any("seed0" in line and "already counted" in line for line in left_out)
 
 
+def test_over_seeds_says_which_seeds_ran_on_which_machine(tmp_path):
+    _write(tmp_path / "logs/alexnet8/params.yaml", PARAMS)
+    _write(tmp_path / "data.json", {"data": DATA})
+    gpu = {"cpu": "Xeon", "cores": 16, "accelerator": "NVIDIA H200", "keras": "3.15.1",
+           "backend": "jax"}
+    for seed, machine in ((1, gpu), (2, gpu), (3, None)):
+        _write(tmp_path / f"repeats/seed{seed}/alexnet8.json",
+               {"model": "alexnet8", "test": {"accuracy": 0.5, "loss": 1.0},
+                "repeat": {"experiment": f"e{seed}", "seed": seed, "machine": machine,
+                           "protocol": protocol_digest(PARAMS, DATA)}})
+    metrics = pd.DataFrame({"test.accuracy": [0.58], "test.loss": [1.2]}, index=["alexnet8"])
+    repeats = load_repeats(["alexnet8"], tmp_path / "repeats")
+    protocols = main_protocols(["alexnet8"], tmp_path / "logs", tmp_path / "data.json")
+    cpu = "2-core AMD EPYC, Keras 3.15.1 on tensorflow"
+    table, _ = over_seeds(metrics, repeats, protocols, {"alexnet8": cpu})
+    assert table.loc["alexnet8", "machines"] == (
+        f"seed 0 on {cpu}; seeds 1, 2 on NVIDIA H200, Keras 3.15.1 on jax; "
+        "seed 3 on a machine not recorded")
+    one_machine = repeats[repeats["seed"] < 3].assign(machine=cpu)
+    table, _ = over_seeds(metrics, one_machine, protocols, {"alexnet8": cpu})
+    assert table.loc["alexnet8", "machines"] == ""
+
+
 def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
     _write(tmp_path / "logs/lenet5/params.yaml", PARAMS)
     _write(tmp_path / "data.json", {"data": DATA})
@@ -117,6 +140,9 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     assert "2 model run(s) from 2 experiment(s)" in result.stdout
     one = json.loads((repo / "metrics/repeats/seed1/lenet5.json").read_text())
     assert one["repeat"]["experiment"] == "seed1" and one["repeat"]["seed"] == 1
+    logged = yaml.safe_load((repo / "plots/train/lenet5/params.yaml").read_text())["machine"]
+    assert one["repeat"]["machine"]["backend"] == logged["backend"]
+    assert one["repeat"]["machine"]["cpu"] == logged["cpu"]
     assert (repo / "metrics/repeats/seed3/lenet5.json").exists()
 
     shown = json.loads(run(["dvc", "metrics", "show", "metrics/repeats", "--json"],

@@ -16,8 +16,9 @@ the data statistics (``metrics/data.json``). It keeps a model only if the experi
 retrained it with a seed other than the main run's, and its metrics come from that
 training (the log's last training loss is the one in the metrics), and writes
 ``<out>/seed<N>/<model>.json``: the experiment's metrics plus ``repeat`` (experiment
-name, revision, seed, and ``protocol``, a digest of every training param but the seed and
-of the data's checksum and counts). Anything else is skipped with a line saying why.
+name, seed, ``protocol``, a digest of every training param but the seed and of the data's
+checksum and counts, and ``machine``, what the training log says it ran on; the summary
+names the machines where a model's runs differ). Anything else is skipped with a line saying why.
 
 The summarise stage compares each repeat's ``protocol`` with the main run's and averages
 only those that match, so a repeat of another protocol can never pass for one of this.
@@ -115,7 +116,8 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
                     f"log (run evaluate@{model} in the experiment too)")
                 continue
             record = {**metrics, "repeat": {"experiment": name, "seed": seed,
-                                            "protocol": protocol_digest(params, data)}}
+                                            "protocol": protocol_digest(params, data),
+                                            "machine": params.get("machine")}}
             path = Path(out) / f"seed{seed}" / f"{model}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:

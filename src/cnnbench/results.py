@@ -105,6 +105,15 @@ def ranking(scores: pd.Series, digits: int = 4) -> str:
     return text
 
 
+def machine_label(machine: dict) -> str:
+    """A training log's ``machine`` in a few words: the GPU, or the cores and CPU, then
+    Keras and its backend (``NVIDIA H200, Keras 3.15.1 on jax``)."""
+    device = machine.get("accelerator", "cpu")
+    device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}"
+              if device == "cpu" else device)
+    return f"{device}, Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}"
+
+
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
                  data_metrics: str | os.PathLike) -> str:
     """One line saying what a run used: images, source, epochs, recipe, machine, backend
@@ -115,12 +124,7 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
         params = load_train_params(logs_dir, model)
         epochs.add(params.get("epochs"))
         recipes.add(str(params.get("recipe", "seed")))  # logs before recipes: the seed's
-        machine = params.get("machine") or {}
-        device = machine.get("accelerator", "cpu")
-        device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}"
-                  if device == "cpu" else device)
-        machines.setdefault(f"{device}, Keras {machine.get('keras', '?')} on "
-                            f"{machine.get('backend', '?')}", []).append(model)
+        machines.setdefault(machine_label(params.get("machine") or {}), []).append(model)
     epoch_text = "/".join(str(e) for e in sorted(e for e in epochs if e is not None))
     where = (next(iter(machines)) if len(machines) == 1 else
              "; ".join(f"{m} ({', '.join(DISPLAY_NAMES.get(x, x) for x in ms)})"
@@ -155,7 +159,9 @@ def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd
             row = pd.json_normalize(record, sep=".").iloc[0].to_dict()
             rows.append({**row, "model": model, "seed": repeat["seed"],
                          "experiment": repeat.get("experiment"),
-                         "protocol": repeat["protocol"], "file": str(path)})
+                         "protocol": repeat["protocol"], "file": str(path),
+                         "machine": machine_label(repeat["machine"])
+                         if repeat.get("machine") else None})
     return pd.DataFrame(rows, columns=None if rows else ["model", "seed", "protocol"])
 
 
@@ -172,19 +178,34 @@ def main_protocols(models: list[str], logs_dir: str | os.PathLike,
     return result
 
 
+def _machines_text(machines: dict) -> str:
+    """``seed 0 on A; seeds 1, 2 on B`` when the runs span more than one machine, else ''."""
+    groups: dict[str, list] = {}
+    for seed in sorted(machines):
+        groups.setdefault(machines[seed] or "a machine not recorded", []).append(seed)
+    if len(groups) < 2:
+        return ""
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on {m}"
+                     for m, seeds in groups.items())
+
+
 def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
-               protocols: dict[str, tuple[int, str]]) -> tuple[pd.DataFrame, list[str]]:
+               protocols: dict[str, tuple[int, str]],
+               main_machines: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Test accuracy over seeds: the main run plus the repeats of the same protocol.
 
     Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
-    ``test.accuracy.std`` (sample std, NaN for one run), ``test.loss.mean``) and one line
-    per repeat left out, saying why.
+    ``test.accuracy.std`` (sample std, NaN for one run), ``test.loss.mean``, and
+    ``machines``: which seeds ran where, when a model's runs span more than one machine
+    (``main_machines`` labels the main runs), else '') and one line per repeat left out,
+    saying why.
     """
     rows, left_out = {}, []
     for model in metrics.index:
         seed, protocol = protocols[model]
         accuracy = {seed: metrics.loc[model, "test.accuracy"]}
         loss = {seed: metrics.loc[model, "test.loss"]}
+        machines = {seed: (main_machines or {}).get(model)}
         mine = repeats[repeats["model"] == model] if len(repeats) else repeats
         for _, repeat in mine.iterrows():
             if repeat["protocol"] != protocol:
@@ -195,9 +216,12 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
             else:
                 accuracy[repeat["seed"]] = repeat["test.accuracy"]
                 loss[repeat["seed"]] = repeat["test.loss"]
+                machine = repeat.get("machine")
+                machines[repeat["seed"]] = machine if isinstance(machine, str) else None
         values = pd.Series(accuracy, dtype="float64")
         rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
                        "test.accuracy.mean": values.mean(),
                        "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
-                       "test.loss.mean": pd.Series(loss, dtype="float64").mean()}
+                       "test.loss.mean": pd.Series(loss, dtype="float64").mean(),
+                       "machines": _machines_text(machines)}
     return pd.DataFrame.from_dict(rows, orient="index"), left_out

@@ -20,8 +20,8 @@ import pandas as pd
 from cnnbench.files import atomic_path
 from cnnbench.models import DISPLAY_NAMES
 from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
-                              load_repeats, main_protocols, over_seeds, ranking,
-                              split_by_results)
+                              load_repeats, load_train_params, machine_label, main_protocols,
+                              over_seeds, ranking, split_by_results)
 
 
 def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd.Series:
@@ -55,8 +55,10 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
     for key in ("params.total", "params.trainable", "params.non_trainable",
                 "throughput.train_img_s", "throughput.infer_img_s"):
         table[key] = metrics[key]
+    main_machines = {m: machine_label(load_train_params(logs_dir, m).get("machine") or {})
+                     for m in metrics.index}
     seeds, left_out = over_seeds(metrics, load_repeats(models, repeats_dir),
-                                 main_protocols(models, logs_dir, data_metrics))
+                                 main_protocols(models, logs_dir, data_metrics), main_machines)
     table = table.join(seeds)
     table["diff.test.accuracy.mean"] = (table["test.accuracy.mean"]
                                         - table["seed.test.accuracy"]).round(4)
@@ -136,6 +138,10 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "The main run and its seed repeats of the same protocol (`python -m cnnbench.repeats`;"
         " README: Seed repeats); std is the sample standard deviation (n − 1).",
         "", seeds.to_markdown(index=False, disable_numparse=True), "",
+        *(["Where a model's runs used more than one machine (the same seed draws other "
+           "weights on another backend):", ""] if table["machines"].astype(bool).any() else []),
+        *(f"- {names[m]}: {text}" for m, text in table["machines"].items() if text),
+        *([""] if table["machines"].astype(bool).any() else []),
         *(f"- left out: {line}" for line in left_out), *([""] if left_out else []),
         "## Table 3: seconds per epoch (validation pass included)",
         "", times.to_markdown(index=False, disable_numparse=True), "",
