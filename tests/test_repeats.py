@@ -67,6 +67,10 @@ def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path)
     assert row["test.accuracy.mean"] == pytest.approx(0.48)
     assert row["test.accuracy.std"] == pytest.approx(0.02)  # sample std of .48 .50 .46
     assert row["test.loss.mean"] == pytest.approx((1.5 + 2.0 + 3.0) / 3)
+    # one more run, 95 %: t(0.975, 2 df) = 4.3027 (tables), times s = 0.02, times √(4/3)
+    half = 4.302653 * 0.02 * (4 / 3) ** 0.5
+    assert row["test.accuracy.one_run_low"] == pytest.approx(0.48 - half, abs=1e-6)
+    assert row["test.accuracy.one_run_high"] == pytest.approx(0.48 + half, abs=1e-6)
     assert len(left_out) == 2
     assert any("seed3" in line and "another protocol" in line for line in left_out)
     assert any("seed0" in line and "already counted" in line for line in left_out)
@@ -103,7 +107,44 @@ def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
     table, left_out = over_seeds(metrics, repeats, main_protocols(
         ["lenet5"], tmp_path / "logs", tmp_path / "data.json"))
     assert table.loc["lenet5", "n"] == 1 and math.isnan(table.loc["lenet5", "test.accuracy.std"])
+    assert math.isnan(table.loc["lenet5", "test.accuracy.one_run_high"])
     assert left_out == []
+
+
+def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
+    """Two models, three runs each: one spread wide enough to hold the seed's number, one
+    so tight that the seed's number is outside what one more run of ours would give."""
+    from cnnbench.results import one_run_range
+    from cnnbench.summary import render_markdown
+
+    runs = {"alexnet8": [0.5844, 0.5864, 0.5626], "resnet18": [0.7756, 0.7760, 0.7752]}
+    seed = {"alexnet8": 0.6351, "resnet18": 0.8026}
+    ranges = {m: one_run_range(v) for m, v in runs.items()}
+    assert ranges["alexnet8"][0] < seed["alexnet8"] < ranges["alexnet8"][1]
+    assert seed["resnet18"] > ranges["resnet18"][1]
+    table = pd.DataFrame({
+        "name": {"alexnet8": "AlexNet8", "resnet18": "ResNet18"},
+        "seeds": "0 1 2", "n": 3,
+        "test.accuracy.mean": {m: sum(v) / 3 for m, v in runs.items()},
+        "test.accuracy.std": {m: pd.Series(v).std() for m, v in runs.items()},
+        "test.accuracy.one_run_low": {m: r[0] for m, r in ranges.items()},
+        "test.accuracy.one_run_high": {m: r[1] for m, r in ranges.items()},
+        **{f"{pre}{split}.{key}": 0.5 for pre in ("", "seed.", "diff.")
+           for split in ("train", "test") for key in ("accuracy", "loss")},
+        "seed.test.accuracy": seed, "diff.test.accuracy.mean": 0.0, "machines": "",
+        "time.epoch_mean_s": 1.0, "seed.time.epoch_mean_s": 1.0, "params.total": 1,
+        "params.trainable": 1, "params.non_trainable": 0, "throughput.train_img_s": 1.0,
+        "throughput.infer_img_s": 1.0})
+    epochs = pd.DataFrame({"model": ["alexnet8", "resnet18"], "epoch": 1, "seconds": 1.0})
+    markdown = render_markdown(table, epochs, {"description": "test"},
+                               {"source": "seed", "machine": "m", "ranking": []})
+    section = markdown.split("### Test accuracy over seeds")[1].split("##")[0]
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines()
+            if line.startswith(("| AlexNet8", "| ResNet18"))}
+    low, high = ranges["alexnet8"]
+    assert f"{low:.4f}–{high:.4f}" in rows["AlexNet8"]
+    assert rows["AlexNet8"].rstrip(" |").endswith("yes")
+    assert rows["ResNet18"].rstrip(" |").endswith("no")
 
 
 def test_a_file_that_is_not_a_repeat_is_a_one_line_error(tmp_path):

@@ -8,7 +8,8 @@
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
 - ``load_repeats`` / ``over_seeds``: the seed repeats collected by ``cnnbench.repeats``,
-  and each model's test accuracy over the main run and the repeats of its protocol.
+  and each model's test accuracy over the main run and the repeats of its protocol, with
+  the range where one more run would land (``one_run_range``).
 """
 
 from __future__ import annotations
@@ -189,14 +190,33 @@ def _machines_text(machines: dict) -> str:
                      for m, seeds in groups.items())
 
 
+def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
+    """Where one more run would land, from the runs in ``values``: the ``level`` prediction
+    interval of Student's t, mean ± t(n − 1) · s · √(1 + 1/n), assuming a normal spread.
+
+    It answers whether a single published run (the seed report's) is within our
+    run-to-run noise; it is much wider than the spread of the mean for few runs.
+    (NaN, NaN) for fewer than two runs.
+    """
+    from scipy.stats import t
+
+    values = pd.Series(values, dtype="float64").dropna()
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    half = t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
 def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
                protocols: dict[str, tuple[int, str]],
                main_machines: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Test accuracy over seeds: the main run plus the repeats of the same protocol.
 
     Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
-    ``test.accuracy.std`` (sample std, NaN for one run), ``test.loss.mean``, and
-    ``machines``: which seeds ran where, when a model's runs span more than one machine
+    ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
+    ``..._high`` (``one_run_range``: where one more run would land, 95 %),
+    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span more than one machine
     (``main_machines`` labels the main runs), else '') and one line per repeat left out,
     saying why.
     """
@@ -219,9 +239,11 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
                 machine = repeat.get("machine")
                 machines[repeat["seed"]] = machine if isinstance(machine, str) else None
         values = pd.Series(accuracy, dtype="float64")
+        low, high = one_run_range(values)
         rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
                        "test.accuracy.mean": values.mean(),
                        "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
+                       "test.accuracy.one_run_low": low, "test.accuracy.one_run_high": high,
                        "test.loss.mean": pd.Series(loss, dtype="float64").mean(),
                        "machines": _machines_text(machines)}
     return pd.DataFrame.from_dict(rows, orient="index"), left_out

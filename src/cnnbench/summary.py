@@ -2,7 +2,8 @@
 
 ``summarise`` writes a Markdown summary (Table 1: last-epoch training accuracy and loss;
 Table 2: test accuracy and loss; test accuracy over seeds, the main run and its seed
-repeats (``cnnbench.repeats``), as mean ± std; Table 3: seconds per epoch; parameter
+repeats (``cnnbench.repeats``), as mean ± std with the range where one more run would land
+and whether the seed's single run falls inside it; Table 3: seconds per epoch; parameter
 counts and throughput; the ranking line the seed ends on), a CSV with one row per model
 (every number of the tables) plus a CSV of epoch times (one row per model and epoch).
 
@@ -99,8 +100,17 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "n": table["n"].map(str),
         "mean acc": table["test.accuracy.mean"].map(_num),
         "std": table["test.accuracy.std"].map(_num),
+        "one more run, 95 %": [
+            "–" if pd.isna(low) else f"{low:.4f}–{high:.4f}"
+            for low, high in zip(table["test.accuracy.one_run_low"],
+                                 table["test.accuracy.one_run_high"], strict=True)],
         "seed acc (one run)": table["seed.test.accuracy"].map(_num),
         "Δ mean": table["diff.test.accuracy.mean"].map(_signed),
+        "seed's run in range": [
+            "–" if pd.isna(low) or pd.isna(seed) else ("yes" if low <= seed <= high else "no")
+            for low, high, seed in zip(table["test.accuracy.one_run_low"],
+                                       table["test.accuracy.one_run_high"],
+                                       table["seed.test.accuracy"], strict=True)],
     })
     per_epoch = epochs.pivot(index="model", columns="epoch", values="seconds").reindex(table.index)
     times = pd.DataFrame({"Net": names})
@@ -136,7 +146,12 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "### Test accuracy over seeds",
         "",
         "The main run and its seed repeats of the same protocol (`python -m cnnbench.repeats`;"
-        " README: Seed repeats); std is the sample standard deviation (n − 1).",
+        " README: Seed repeats); std is the sample standard deviation (n − 1). \"One more"
+        " run, 95 %\" is where a further run of ours would land 95 % of the time (Student's t"
+        " prediction interval from the n runs, normal spread assumed): the seed's number is"
+        " one run, so a seed value inside it is within our run-to-run noise. With few runs"
+        " the range is wide; it can show that a gap is the size of the noise, not that no"
+        " systematic gap exists.",
         "", seeds.to_markdown(index=False, disable_numparse=True), "",
         *(["Where a model's runs used more than one machine (the same seed draws other "
            "weights on another backend):", ""] if table["machines"].astype(bool).any() else []),
