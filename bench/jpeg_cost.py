@@ -68,7 +68,9 @@ def run_model(model: str, data: Path, params: Path, folder: Path) -> dict:
                     "--train-log", str(folder / "log" / "metrics.json"),
                     "--metrics", str(folder / "metrics.json"), "--plots-dir", str(folder / "eval"),
                     "--params", str(params)], check=True, stdout=subprocess.DEVNULL)
-    return json.loads((folder / "metrics.json").read_text())["test"]
+    test = json.loads((folder / "metrics.json").read_text())["test"]
+    logged = yaml.safe_load((folder / "log" / "params.yaml").read_text()) or {}
+    return {**test, "machine": logged.get("machine")}  # as the training log recorded it
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     with np.load(args.data) as npz:
         arrays = {key: npz[key] for key in npz.files}
     report = {
+        # replaced by the training log's (CPU model, accelerator, backend) after the first run
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                     "python": platform.python_version()},
         "data": str(args.data), "quality": args.quality, "psnr_db": {}, "runs": [],
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = {"model": model, "seed": seed, "data": variant,
                        "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                        "wall_s": round(time.perf_counter() - start, 1)}
+                report["machine"] = test["machine"] or report["machine"]
                 report["runs"].append(run)
                 print(json.dumps(run), file=sys.stderr, flush=True)
     print(json.dumps(report, indent=2))
