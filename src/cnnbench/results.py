@@ -216,9 +216,9 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
     Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
     ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
     ``..._high`` (``one_run_range``: where one more run would land, 95 %),
-    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span more than one machine
-    (``main_machines`` labels the main runs), else '') and one line per repeat left out,
-    saying why.
+    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span
+    more than one machine (``main_machines`` labels the main runs), else '') and one line
+    per repeat left out, saying why.
     """
     rows, left_out = {}, []
     for model in metrics.index:
