@@ -11,7 +11,7 @@ import yaml
 
 from helpers import changed_params
 
-from cnnbench.cli import ParamsError
+from cnnbench.errors import ParamsError
 from cnnbench.config import load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,12 +29,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from archives import CLASSES, class_images, make_image_folder, make_official_tarball  # noqa: E402
 
-from cnnbench.cli import DataError  # noqa: E402
+from cnnbench.dataset import load_prepared  # noqa: E402
+from cnnbench.errors import DataError  # noqa: E402
 from cnnbench.data import (  # noqa: E402
     OFFICIAL_NAME,
     fetch,
     fetched_source,
-    load_prepared,
     prepare,
     read_source,
     stratified_indices,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnbench import models
-from cnnbench.cli import CnnbenchError
+from cnnbench.errors import CnnbenchError
 
 # Total, trainable, non-trainable, from the seed report's model summaries.
 SEED_PARAMS = {

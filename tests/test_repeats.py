@@ -148,7 +148,7 @@ def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
 
 
 def test_a_file_that_is_not_a_repeat_is_a_one_line_error(tmp_path):
-    from cnnbench.cli import DataError
+    from cnnbench.errors import DataError
 
     _write(tmp_path / "seed1/lenet5.json", {"model": "lenet5", "test": {"accuracy": 0.5}})
     with pytest.raises(DataError, match=r"seed1/lenet5.json: not a seed repeat"):
@@ -256,7 +256,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
     assert list(table.index) == ["lenet5"]
     markdown = (tmp_path / "s.md").read_text()
     assert "Not run yet: VGG16 (no metrics; `dvc repro evaluate@vgg16`" in markdown
-    from cnnbench.cli import DataError
+    from cnnbench.errors import DataError
 
     with pytest.raises(DataError, match="no metrics of any model"):
         summarise(["vgg16"], repo / "metrics", repo / "plots/train",

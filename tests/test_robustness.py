@@ -36,7 +36,7 @@ from PIL import Image
 
 from archives import class_images, make_image_folder, make_official_tarball
 from helpers import write_params
-from cnnbench.cli import DataError
+from cnnbench.errors import DataError
 from cnnbench.data import prepare, read_source
 
 ROOT = Path(__file__).resolve().parents[1]

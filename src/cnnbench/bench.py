@@ -24,7 +24,8 @@ import os
 import time
 from pathlib import Path
 
-from cnnbench.cli import CnnbenchError, run_stage
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError
 from cnnbench.config import PRECISIONS
 from cnnbench.models import MODELS
 
@@ -48,7 +49,7 @@ def _images(data: str | None, count: int, seed: int):
     import numpy as np
 
     if data:
-        from cnnbench.data import load_prepared
+        from cnnbench.dataset import load_prepared
 
         train = load_prepared(data).train
         reps = -(-count // len(train.y))

@@ -1,7 +1,7 @@
-"""Errors and the command-line wrapper shared by every stage script.
+"""The command-line wrapper shared by every stage script.
 
 Every problem a user can cause (a bad param, a missing file, a corrupt archive)
-raises ``CnnbenchError`` with a message that names the key or file. ``run_stage``
+raises ``errors.CnnbenchError`` with a message that names the key or file. ``run_stage``
 turns it into one line on stderr and a non-zero exit, and turns Ctrl-C and SIGTERM into
 one line instead of a traceback, after temporary files are cleaned up.
 """
@@ -14,20 +14,10 @@ import sys
 import threading
 from collections.abc import Callable
 
+from cnnbench.errors import CnnbenchError
+
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-
-class CnnbenchError(Exception):
-    """A problem with the user's input, reported as one line without a traceback."""
-
-
-class ParamsError(CnnbenchError):
-    """A bad key or value in params.yaml."""
-
-
-class DataError(CnnbenchError):
-    """A data source or data file that cannot be used."""
 
 
 # Set by the SIGINT/SIGTERM handler. Process-wide by nature, like the signals themselves:

@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from cnnbench.cli import ParamsError
+from cnnbench.errors import ParamsError
 from cnnbench.models import MODELS
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")

@@ -8,10 +8,11 @@ Two source formats are read:
   ``train/<class>/*`` and ``test/<class>/*`` at its root or one folder down. Class ids
   are the sorted class names.
 
-``prepare`` writes one uncompressed ``.npz``: ``x_train``/``x_test`` (uint8, NHWC),
+``prepare`` writes one uncompressed ``.npz`` (read back by ``dataset.load_prepared``): ``x_train``/``x_test`` (uint8, NHWC),
 ``y_train``/``y_test`` (int32) and ``class_names``, plus a JSON of counts and
 per-channel statistics. Models scale pixels to [0, 1] themselves (x / 255).
 
+This module is the boundary where outside data enters; train and evaluate never import it.
 Run through the pipeline (``dvc repro fetch prepare``) or the stage scripts
 ``stages/fetch.py`` and ``stages/prepare.py``.
 """
@@ -31,41 +32,22 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from cnnbench.cli import DataError
+from cnnbench.dataset import SPLITS, Dataset, Split
+from cnnbench.errors import DataError
 from cnnbench.files import atomic_path, write_json
 
 OFFICIAL_NAME = "cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 OFFICIAL_DIR = "cifar-10-batches-py"
 IMAGE_SHAPE = (32, 32, 3)
-SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
 LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
                    "`dvc exp run -S data.source=PATH` or edit params.yaml "
                    "(on our machines PATH is ../shared/data/cifar10-jpeg.tar.gz)")
-
-
-@dataclass(frozen=True)
-class Split:
-    """One split: uint8 images (N, 32, 32, 3) and int32 labels (N,)."""
-
-    x: np.ndarray
-    y: np.ndarray
-
-
-@dataclass(frozen=True)
-class Dataset:
-    train: Split
-    test: Split
-    class_names: tuple[str, ...]
-
-    def split(self, name: str) -> Split:
-        return {"train": self.train, "test": self.test}[name]
 
 
 # --------------------------------------------------------------------------- fetch
@@ -451,20 +433,3 @@ def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
               "sha256": sha256sum(fetched) if fetched.is_file() else None}
     write_json(metrics_file, data_summary(dataset, source))
     return dataset
-
-
-def load_prepared(path: str | os.PathLike) -> Dataset:
-    """Load the file written by ``prepare``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no prepared data; run `dvc repro prepare` first")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with npz:
-            return Dataset(Split(npz["x_train"], npz["y_train"]),
-                           Split(npz["x_test"], npz["y_test"]),
-                           tuple(str(c) for c in npz["class_names"]))
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
-        raise DataError(f"{path}: not a prepared cnnbench data file ({err})") from None

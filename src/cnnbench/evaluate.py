@@ -29,8 +29,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnnbench.cli import DataError
-from cnnbench.data import load_prepared
+from cnnbench.errors import DataError
+from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path, write_json
 from cnnbench.logs import open_live
 

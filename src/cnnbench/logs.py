@@ -20,7 +20,7 @@ from pathlib import Path
 
 import keras
 
-from cnnbench.cli import CnnbenchError
+from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 
 

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import yaml
 
-from cnnbench.cli import CnnbenchError, DataError, run_stage
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError, DataError
 from cnnbench.config import TrainParams
 from cnnbench.files import atomic_path
 

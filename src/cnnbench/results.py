@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cnnbench.cli import DataError
+from cnnbench.errors import DataError
 from cnnbench.models import DISPLAY_NAMES
 
 #: DVCLive's per-metric TSV files inside a training log folder.

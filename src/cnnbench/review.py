@@ -22,7 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnbench.cli import CnnbenchError, run_stage
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")

@@ -26,7 +26,7 @@ from cnnbench import distribute, models
 from cnnbench.checkpoint import EpochCheckpoint, fingerprint
 from cnnbench.cli import raise_if_stopped
 from cnnbench.config import TrainParams
-from cnnbench.data import load_prepared
+from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.inputs import eval_batches, train_batches
 from cnnbench.logs import EpochHistory, machine_info, write_training_log

@@ -40,7 +40,7 @@ def build(name: str, num_classes: int = 10,
           input_shape: tuple[int, int, int] = (32, 32, 3)) -> keras.Model:
     """Build the model registered as ``name``."""
     if name not in MODELS:
-        from cnnbench.cli import CnnbenchError
+        from cnnbench.errors import CnnbenchError
 
         close = difflib.get_close_matches(name, list(MODELS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
