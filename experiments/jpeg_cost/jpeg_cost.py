@@ -1,7 +1,7 @@
 """What one more round of JPEG compression costs in test accuracy: a measurement, not a test.
 
 Our offline CIFAR-10 copy is the official pixels re-encoded once as JPEG (quality 75), and
-the official pixels cannot be reached from our machines. This script measures the nearest
+the official pixels may be out of reach (no internet). This script measures the nearest
 thing: it encodes the prepared images once more at the same quality (``--quality``) and
 trains and evaluates each model under the params file's protocol on each version, for
 several seeds, through the pipeline's own stage scripts. Versions (``--variants``):
@@ -15,7 +15,7 @@ several seeds, through the pipeline's own stage scripts. Versions (``--variants`
 It prints one JSON document: each version's distortion against the prepared images (PSNR)
 and each run's test accuracy.
 
-    .venv/bin/python bench/jpeg_cost.py --data data/prepared/cifar10.npz \\
+    .venv/bin/python experiments/jpeg_cost/jpeg_cost.py --data data/prepared/cifar10.npz \\
         --models lenet5 --seeds 0,1,2 --variants prepared,again,shift4 --out /tmp/jpeg-cost
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def recompress(images: np.ndarray, quality: int, shift: int = 0) -> np.ndarray:

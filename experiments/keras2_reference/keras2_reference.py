@@ -12,8 +12,8 @@ Keras 3 stack; if near our runs (0.53-0.59), it is in the data or chance.
 Needs ``tf_keras`` matching the installed TensorFlow (not a project dependency):
 
     pip install --target /tmp/tfk-site tf-keras==2.21.0
-    PYTHONPATH=/tmp/tfk-site .venv/bin/python bench/keras2_reference.py \\
-        --data data/prepared/cifar10.npz --seed 0 --out bench/results/keras2-alexnet8-seed0.json
+    PYTHONPATH=/tmp/tfk-site .venv/bin/python experiments/keras2_reference/keras2_reference.py \\
+        --data data/prepared/cifar10.npz --seed 0 --out experiments/keras2_reference/results/keras2-alexnet8-seed0.json
 
 Prints progress per epoch and writes one JSON document: per-epoch metrics, the test
 accuracy and loss, versions and the machine.
@@ -25,13 +25,10 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 SEED_PARAMS = 9_639_178  # the seed report's AlexNet8, and cnnbench's
 

@@ -2,14 +2,14 @@
 
 The seed report's Table 2 is one run per model. This script pools every recorded
 full-data run of a model under the seed protocol on the same prepared data, whatever
-produced it (the pipeline's main run and seed repeats, ``bench/keras2_reference.py``, the
-``prepared`` runs of ``bench/jpeg_cost.py``), and prints one JSON document: each run, the
+produced it (the pipeline's main run and seed repeats, ``experiments/keras2_reference/keras2_reference.py``, the
+``prepared`` runs of ``experiments/jpeg_cost/jpeg_cost.py``), and prints one JSON document: each run, the
 mean and sample std, the 95 % range where one more run would land (the summary's
 ``one_run_range``: Student's t prediction interval), and where the seed's number falls.
 
-    .venv/bin/python bench/run_spread.py alexnet8 metrics/alexnet8.json \\
-        metrics/repeats/seed*/alexnet8.json bench/results/keras2-alexnet8-seed*.json \\
-        bench/results/jpeg-cost-alexnet8-*.json
+    .venv/bin/python experiments/run_spread/run_spread.py alexnet8 metrics/alexnet8.json \\
+        metrics/repeats/seed*/alexnet8.json experiments/keras2_reference/results/keras2-alexnet8-seed*.json \\
+        experiments/jpeg_cost/results/jpeg-cost-alexnet8-*.json
 
 Each file is one of: a pipeline metrics file (``test.accuracy``), a Keras 2 reference
 result (``test_accuracy``), or a JPEG-cost report (its ``runs`` of this model on the
@@ -24,29 +24,26 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from cnnbench.results import (load_reference, load_train_params,  # noqa: E402
+from cnnbench.results import (load_reference, load_train_params,
                               machine_label, one_run_range)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def runs_in(path: Path, model: str, logs_dir: Path) -> list[dict]:
     """The runs of ``model`` on the prepared data that the file records."""
     record = json.loads(path.read_text())
-    if "runs" in record:  # bench/jpeg_cost.py
+    if "runs" in record:  # experiments/jpeg_cost/jpeg_cost.py
         machine = record.get("machine", {})
         return [{"file": str(path), "seed": r["seed"], "test_accuracy": r["test_accuracy"],
                  "test_loss": r["test_loss"],
-                 "how": f"bench/jpeg_cost.py, {machine.get('accelerator') or machine.get('cpu')}"}
+                 "how": f"experiments/jpeg_cost/jpeg_cost.py, {machine.get('accelerator') or machine.get('cpu')}"}
                 for r in record["runs"] if r["model"] == model and r["data"] == "prepared"]
     if record.get("model") != model:
         return []
-    if "test_accuracy" in record:  # bench/keras2_reference.py
+    if "test_accuracy" in record:  # experiments/keras2_reference/keras2_reference.py
         return [{"file": str(path), "seed": record["seed"],
                  "test_accuracy": record["test_accuracy"], "test_loss": record["test_loss"],
                  "how": f"{record.get('framework', 'Keras 2')}, {record['machine']['cpu']}"}]
