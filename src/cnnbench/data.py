@@ -46,8 +46,7 @@ OFFICIAL_DIR = "cifar-10-batches-py"
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
 LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
-                   "`dvc exp run -S data.source=PATH` or edit params.yaml "
-                   "(on our machines PATH is ../shared/data/cifar10-jpeg.tar.gz)")
+                   "`dvc exp run -S data.source=PATH` or edit params.yaml")
 
 
 # --------------------------------------------------------------------------- fetch
