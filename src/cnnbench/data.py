@@ -283,6 +283,94 @@ def _read_image_folder(groups: dict[str, dict[str, list[Entry]]], read, label: s
     return Dataset(splits["train"], splits["test"], class_names)
 
 
+class _NdarrayName:
+    """Stands for ``numpy.ndarray`` in a pickle: accepted as the array type, never called."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickle an official CIFAR-10 batch, building nothing but NumPy arrays.
+
+    CIFAR-10's batches (Python 2 pickles) name only ``numpy.core.multiarray._reconstruct``,
+    ``numpy.ndarray`` and ``numpy.dtype``; Python 3 pickles of arrays may name
+    ``numpy._core.numeric._frombuffer`` (protocol 5) instead. Any other name is refused
+    before it is imported, so a batch cannot call ``os.system`` or anything else.
+    """
+
+    ALLOWED = frozenset(f"{package}.{name}" for package in ("numpy.core", "numpy._core")
+                        for name in ("multiarray._reconstruct", "numeric._frombuffer"))
+
+    def __init__(self, file, where: str) -> None:
+        super().__init__(file, encoding="bytes")
+        self.where = where
+
+    def find_class(self, module: str, name: str):
+        from numpy._core.multiarray import _reconstruct
+        from numpy._core.numeric import _frombuffer
+
+        qualified = f"{module}.{name}"
+        if qualified == "numpy.ndarray":
+            return _NdarrayName
+        if qualified == "numpy.dtype":
+            return np.dtype
+        if qualified not in self.ALLOWED:
+            raise DataError(f"{self.where} tries to load {qualified}; refusing (an official "
+                            "batch holds only lists, bytes, numbers and NumPy arrays)")
+        if name == "_frombuffer":
+            return _frombuffer
+
+        def reconstruct(subtype, shape, dtype):
+            # NumPy always pickles an empty array and then sets its data: nothing to allocate
+            if subtype is not _NdarrayName or shape != (0,):
+                raise DataError(f"{self.where}: unexpected array construction; refusing")
+            return _reconstruct(np.ndarray, shape, dtype)
+
+        return reconstruct
+
+
+def _check_plain(obj: object, where: str) -> None:
+    """Require dicts, lists, bytes, str, ints and uint8 arrays only, all the way down."""
+    stack, seen = [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray):
+            if item.dtype != np.uint8:
+                raise DataError(f"{where}: holds a NumPy array of {item.dtype}, not uint8")
+        elif not isinstance(item, (bytes, str, int)):
+            raise DataError(f"{where}: holds a {type(item).__name__}, not plain data")
+
+
+def _class_names(meta: object, where: str) -> tuple[str, ...]:
+    names = meta.get(b"label_names") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, bytes) for n in names):
+        raise DataError(f"{where}: no b'label_names' list of class names")
+    try:
+        return tuple(n.decode() for n in names)
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: a class name is not UTF-8 text") from None
+
+
+def _batch_arrays(batch: object, num_classes: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's images (N, 3, 32, 32) and labels, after checking shape and label range."""
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    labels = batch.get(b"labels") if isinstance(batch, dict) else None
+    pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != pixels:
+        raise DataError(f"{where}: b'data' is not an array of rows of {pixels} pixels")
+    if not isinstance(labels, list) or len(labels) != len(data):
+        raise DataError(f"{where}: b'labels' is not a list of one label per image")
+    if not all(type(n) is int and 0 <= n < num_classes for n in labels):
+        raise DataError(f"{where}: a label is not a class id from 0 to {num_classes - 1}")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int32)
+
+
 def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dataset | None:
     members = {PurePosixPath(m.name).name: m for m in tar.getmembers() if m.isfile()}
     expected = ["batches.meta", "test_batch"] + [f"data_batch_{i}" for i in range(1, 6)]
@@ -290,30 +378,36 @@ def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dat
     if missing:
         raise DataError(f"{label}: official CIFAR-10 tarball lacks "
                         f"{', '.join(f'{OFFICIAL_DIR}/{n}' for n in missing)}")
-    if not decode:
-        return None
 
-    def load(name: str) -> dict:
-        if name not in members:
-            raise DataError(f"{label}: official CIFAR-10 tarball lacks {OFFICIAL_DIR}/{name}")
+    def where(name: str) -> str:
+        return f"{label}: {OFFICIAL_DIR}/{name}"
+
+    def load(name: str) -> object:
         try:
-            return pickle.load(tar.extractfile(members[name]), encoding="bytes")
+            obj = _BatchUnpickler(tar.extractfile(members[name]), where(name)).load()
+        except DataError:
+            raise
         except Exception as err:  # noqa: BLE001 - any unpickling failure is a corrupt file
-            raise DataError(f"{label}: cannot read {name} ({err})") from None
+            raise DataError(f"{where(name)}: cannot be read ({type(err).__name__}: "
+                            f"{err})") from None
+        _check_plain(obj, where(name))
+        return obj
 
-    meta = load("batches.meta")
-    class_names = tuple(n.decode() for n in meta[b"label_names"])
+    # Every member is unpickled and checked even without decode: a hostile one fails fetch.
+    class_names = _class_names(load("batches.meta"), where("batches.meta"))
     splits = {}
     for split, batches in (("train", [f"data_batch_{i}" for i in range(1, 6)]),
                            ("test", ["test_batch"])):
         xs, ys = [], []
         for batch_name in batches:
-            batch = load(batch_name)
-            xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(batch[b"labels"], dtype=np.int32))
-        x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
-        splits[split] = Split(x, np.concatenate(ys))
-    return Dataset(splits["train"], splits["test"], class_names)
+            x, y = _batch_arrays(load(batch_name), len(class_names), where(batch_name))
+            if decode:
+                xs.append(x)
+                ys.append(y)
+        if decode:
+            x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
+            splits[split] = Split(x, np.concatenate(ys))
+    return Dataset(splits["train"], splits["test"], class_names) if decode else None
 
 
 def _check_tar_end(tar: tarfile.TarFile) -> None:
