@@ -10,16 +10,23 @@
 
 from __future__ import annotations
 
+import io
 import os
-import pickle
+import re
+import stat
+import struct
 import subprocess
 import sys
+import tarfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from archives import CLASSES, make_official_tarball
+from archives import CLASSES, make_image_folder, make_official_tarball
 from helpers import write_params
 from cnnbench.data import read_source
 from cnnbench.errors import DataError
@@ -28,9 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / "stages"
 
 
-def run_script(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, cwd: Path, timeout: int = 300
+               ) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(STAGES / script), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) -> None:
@@ -128,3 +136,112 @@ def test_official_labels_must_name_a_class(tmp_path):
                           meta={b"label_names": [b"cat", b"dog"]})  # labels go up to 9
     with pytest.raises(DataError, match="data_batch_1: a label is not a class id from 0 to 1"):
         read_source(tmp_path / "bad.tar.gz", decode=False)
+
+
+# ----------------------------------------------------------------------------- archive members
+
+GIB = 1 << 30
+
+
+def image_tar(tmp_path: Path) -> Path:
+    return make_image_folder(tmp_path / "src", 1, 1, classes=("a", "b"), fmt="tar")
+
+
+def member(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.size = kind, size
+    if kind == tarfile.LNKTYPE:
+        info.linkname = "cifar10/train/a/0000.png"
+    return info
+
+
+TAR_MEMBERS = [
+    ("hardlink", member("cifar10/train/a/0001.png", tarfile.LNKTYPE), "is a link"),
+    ("char-device", member("cifar10/train/a/0001.png", tarfile.CHRTYPE),
+     "is not a regular file or folder"),
+    ("fifo", member("cifar10/train/a/0001.png", tarfile.FIFOTYPE),
+     "is not a regular file or folder"),
+    ("5-GiB", member("cifar10/train/a/0001.png", size=5 * GIB),
+     "'cifar10/train/a/0001.png' declares 5368709120 bytes, more than the 64 MiB"),
+]
+
+
+@pytest.mark.parametrize("info, expected", [c[1:] for c in TAR_MEMBERS],
+                         ids=[c[0] for c in TAR_MEMBERS])
+def test_tar_members_that_are_not_small_regular_files_are_refused(tmp_path, info, expected):
+    archive = image_tar(tmp_path)
+    with tarfile.open(archive, "a") as tar:
+        tar.addfile(info)  # a header only: the 5 GiB are never there to read
+    with pytest.raises(DataError, match=re.escape(expected)):
+        read_source(archive, decode=False)
+
+
+def test_tar_whose_members_add_up_to_too_much_is_refused(tmp_path):
+    """70 members of 63 MiB, as a sparse file: 4.3 GiB to tarfile, nothing on disk."""
+    archive = tmp_path / "big.tar"
+    with open(archive, "wb") as fh:
+        for i in range(70):
+            fh.write(member(f"train/a/{i:04d}.png", size=63 << 20).tobuf())
+            fh.seek(63 << 20, os.SEEK_CUR)
+        fh.write(bytes(2 * tarfile.BLOCKSIZE))
+    with pytest.raises(DataError, match="big.tar: its files declare more than 4 GiB in all"):
+        read_source(archive, decode=False)
+
+
+def zip_declaring(path: Path, sizes: list[int], mode: int = 0) -> Path:
+    """A zip of tiny members whose central directory declares ``sizes`` and Unix ``mode``."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for i, size in enumerate(sizes):
+            info = zipfile.ZipInfo(f"train/a/{i:04d}.png")
+            info.external_attr = mode << 16
+            zf.writestr(info, b"x")
+            info.file_size = size  # what close() writes into the central directory
+    return path
+
+
+@pytest.mark.parametrize("sizes, mode, expected", [
+    ([1], stat.S_IFLNK | 0o777, "'train/a/0000.png' is a link"),
+    ([1], stat.S_IFCHR | 0o644, "'train/a/0000.png' is not a regular file or folder"),
+    ([5 * GIB], 0, "'train/a/0000.png' declares 5368709120 bytes, more than the 64 MiB"),
+    ([63 << 20] * 70, stat.S_IFREG | 0o644, "its files declare more than 4 GiB in all"),
+], ids=["symlink", "char-device", "5-GiB", "4.3-GiB-in-all"])
+def test_zip_members_that_are_not_small_regular_files_are_refused(tmp_path, sizes, mode,
+                                                                   expected):
+    archive = zip_declaring(tmp_path / "bad.zip", sizes, mode)
+    with pytest.raises(DataError, match=re.escape(expected)):
+        read_source(archive, decode=False)
+
+
+def test_a_fifo_is_refused_not_read_forever(tmp_path):
+    source = make_image_folder(tmp_path / "src", 1, 1, classes=("a", "b"))
+    os.mkfifo(source / "cifar10" / "train" / "a" / "0001.png")
+    os.mkfifo(tmp_path / "pipe.tar")
+    for data_source, expected in ((source, "'cifar10/train/a/0001.png' is not a regular file"),
+                                  (tmp_path / "pipe.tar", "is not a regular file or folder")):
+        write_params(tmp_path / "params.yaml", data__source=str(data_source))
+        result = run_script("fetch.py", "--out", "raw", cwd=tmp_path, timeout=60)
+        assert_one_line_error(result, expected)
+        assert not (tmp_path / "raw").exists()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims ``width`` x ``height`` pixels."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR's width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [10_000, 100_000])  # Pillow's warning, then its error
+def test_a_decompression_bomb_is_a_clean_error(tmp_path, side):
+    source = make_image_folder(tmp_path / "src", 1, 1, classes=("a", "b"))
+    (source / "cifar10" / "test" / "b" / "0000.png").write_bytes(png_claiming(side, side))
+    write_params(tmp_path / "params.yaml", data__source=str(source), data__resize=True)
+    result = run_script("fetch.py", "--out", "raw", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = run_script("prepare.py", "--raw", "raw", "--out", "d.npz", "--metrics", "d.json",
+                        cwd=tmp_path)
+    assert_one_line_error(result, f"test/b/0000.png: refusing to decode it (Image size "
+                                  f"({side * side} pixels) exceeds limit")

@@ -30,6 +30,7 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,11 @@ OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 OFFICIAL_DIR = "cifar-10-batches-py"
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
+# What an archive may declare, checked from its headers before any member is read: an
+# official batch is about 31 MB, a CIFAR-10 image 1-3 KB, a large photo a few MB.
+MAX_MEMBER_BYTES = 64 << 20
+# CIFAR-10 is about 180 MB as batches or PNG files; 4 GiB leaves room for 20 times that.
+MAX_TOTAL_BYTES = 4 << 30
 LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
                    "`dvc exp run -S data.source=PATH` or edit params.yaml "
                    "(on our machines PATH is ../shared/data/cifar10-jpeg.tar.gz)")
@@ -114,6 +120,10 @@ def fetch(source: str, out_dir: str | os.PathLike,
             raise DataError(f"data.source {source!r}: no such file or directory "
                             f"(relative paths are read from {base.resolve()})")
         name = path.resolve().name
+        if path.is_dir():
+            _dir_entries(path, name)  # no link, device or oversized file gets copied
+        elif not path.is_file():
+            raise DataError(f"data.source {source!r} is not a regular file or folder")
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         dest = tmp / name
@@ -152,7 +162,11 @@ def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # Pillow warns above Image.MAX_IMAGE_PIXELS (a decompression bomb): refuse it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             img.load()
             if img.mode != "RGB":
                 if not resize:
@@ -166,6 +180,8 @@ def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
                                     "to resize)")
                 img = img.resize(IMAGE_SHAPE[:2], Image.Resampling.BICUBIC)
             return np.asarray(img, dtype=np.uint8)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise DataError(f"{where}: refusing to decode it ({err})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{where}: not a readable image ({err})") from None
 
@@ -187,15 +203,28 @@ def _check_name(name: str, label: str, seen: set[str]) -> str:
     return key
 
 
+def _check_size(name: str, size: int, total: int, label: str) -> int:
+    """Refuse a member declaring more than MAX_MEMBER_BYTES, or a running total above
+    MAX_TOTAL_BYTES, before it is read; return the new total."""
+    if size > MAX_MEMBER_BYTES:
+        raise DataError(f"{label}: {name!r} declares {size} bytes, more than the "
+                        f"{MAX_MEMBER_BYTES >> 20} MiB a data file may have; refusing to read it")
+    if total + size > MAX_TOTAL_BYTES:
+        raise DataError(f"{label}: its files declare more than {MAX_TOTAL_BYTES >> 30} GiB "
+                        "in all, far more than CIFAR-sized data; refusing to read it")
+    return total + size
+
+
 def _tar_entries(tar: tarfile.TarFile, label: str) -> list[Entry]:
-    entries, seen = [], set()
-    for member in tar.getmembers():
+    entries, seen, total = [], set(), 0
+    for member in tar:  # each header is checked as it is read, before the data after it
         name = _check_name(member.name, label, seen)
         if member.issym() or member.islnk():
             raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
         if member.isdir():
             entries.append((name, None))
         elif member.isfile():
+            total = _check_size(name, member.size, total, label)
             entries.append((name, member))
         else:
             raise DataError(f"{label}: {name!r} is not a regular file or folder")
@@ -203,21 +232,31 @@ def _tar_entries(tar: tarfile.TarFile, label: str) -> list[Entry]:
 
 
 def _zip_entries(zf: zipfile.ZipFile, label: str) -> list[Entry]:
-    entries, seen = [], set()
+    entries, seen, total = [], set(), 0
     for info in zf.infolist():
         name = _check_name(info.filename, label, seen)
-        if stat.S_ISLNK(info.external_attr >> 16):
+        kind = stat.S_IFMT(info.external_attr >> 16)  # Unix file type; 0 if not recorded
+        if kind == stat.S_IFLNK:
             raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise DataError(f"{label}: {name!r} is not a regular file or folder")
+        if not info.is_dir():
+            total = _check_size(name, info.file_size, total, label)
         entries.append((name, None if info.is_dir() else info))
     return entries
 
 
 def _dir_entries(root: Path, label: str) -> list[Entry]:
-    entries = []
+    entries, total = [], 0
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
         if path.is_symlink():
             raise DataError(f"{label}: {name!r} is a symbolic link; links are not allowed")
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            total = _check_size(name, path.stat().st_size, total, label)
+        elif not stat.S_ISDIR(mode):
+            raise DataError(f"{label}: {name!r} is not a regular file or folder")
         entries.append((name, None if path.is_dir() else path))
     return entries
 
