@@ -245,3 +245,36 @@ def test_a_decompression_bomb_is_a_clean_error(tmp_path, side):
                         cwd=tmp_path)
     assert_one_line_error(result, f"test/b/0000.png: refusing to decode it (Image size "
                                   f"({side * side} pixels) exceeds limit")
+
+
+# ----------------------------------------------------------------------------- model files
+
+
+def test_a_model_file_with_code_in_it_is_refused_by_evaluate(tmp_path):
+    import keras
+
+    from cnnbench.data import prepare
+
+    marker = tmp_path / "MARKER"
+    (tmp_path / "raw").mkdir()
+    make_image_folder(tmp_path / "raw", 1, 1, classes=("a", "b"), fmt="tar")
+    prepare(tmp_path / "raw", tmp_path / "d.npz", tmp_path / "d.json")
+    (tmp_path / "log.json").write_text('{"train": {"loss": 1.0, "accuracy": 0.5}}')
+    write_params(tmp_path / "params.yaml")
+    inputs = keras.Input((32, 32, 3))
+    # a Lambda layer's function is saved as bytecode and would run when the model is rebuilt
+    hidden = keras.layers.Lambda(eval(f"lambda t: (__import__('os').system('touch {marker}'), "
+                                      "t)[1]"))(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(hidden))
+    keras.Model(inputs, outputs).save(tmp_path / "evil.keras")
+    marker.unlink()  # building the model above ran the function once
+    result = run_script("evaluate.py", "lenet5", "--model", "evil.keras", "--data", "d.npz",
+                        "--train-log", "log.json", "--metrics", "m.json", "--plots-dir", "plots",
+                        cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr  # TensorFlow may log before the error line
+    assert result.stderr.strip().splitlines()[-1] == (
+        "evaluate.py: error: evil.keras: cannot load the model (Requested the deserialization "
+        "of a `Lambda` layer whose `function` is a Python lambda)")
+    assert not marker.exists(), "the model file's code ran"
+    assert not (tmp_path / "m.json").exists()
