@@ -29,7 +29,7 @@ from PIL import Image
 from archives import CLASSES, make_image_folder, make_official_tarball
 from helpers import write_params
 from cnnbench.data import read_source
-from cnnbench.errors import DataError
+from cnnbench.errors import CnnbenchError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / "stages"
@@ -278,3 +278,30 @@ def test_a_model_file_with_code_in_it_is_refused_by_evaluate(tmp_path):
         "of a `Lambda` layer whose `function` is a Python lambda)")
     assert not marker.exists(), "the model file's code ran"
     assert not (tmp_path / "m.json").exists()
+
+
+# ----------------------------------------------------------------------------- params and git
+
+
+def test_a_python_tag_in_params_yaml_is_refused_not_run(tmp_path):
+    marker = tmp_path / "MARKER"
+    (tmp_path / "params.yaml").write_text(
+        f'data:\n  source: !!python/object/apply:os.system ["touch {marker}"]\n')
+    result = run_script("fetch.py", "--out", "raw", cwd=tmp_path)
+    assert_one_line_error(result, "params.yaml: not valid YAML (line 2): could not determine a "
+                                  "constructor for the tag 'tag:yaml.org,2002:python/object/"
+                                  "apply:os.system'")
+    assert not marker.exists(), "params.yaml's command ran"
+
+
+@pytest.mark.parametrize("base", ["--output=/tmp/owned", "-h", ""])
+def test_a_review_base_that_looks_like_an_option_never_reaches_git_or_dvc(monkeypatch, tmp_path,
+                                                                          base):
+    from cnnbench import review
+
+    calls = []
+    monkeypatch.setattr(review.subprocess, "run", lambda *args, **kwargs: calls.append(args))
+    with pytest.raises(CnnbenchError, match=re.escape(f"--base {base!r} looks like a "
+                                                      "command-line option")):
+        review.review(base, tmp_path / "out", tmp_path / "summary.md", tmp_path / "figures")
+    assert calls == [] and not (tmp_path / "out").exists()
