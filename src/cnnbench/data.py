@@ -427,8 +427,9 @@ def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dat
         except DataError:
             raise
         except Exception as err:  # noqa: BLE001 - any unpickling failure is a corrupt file
+            reason = " ".join(str(err).split())  # some pickle errors span two lines
             raise DataError(f"{where(name)}: cannot be read ({type(err).__name__}: "
-                            f"{err})") from None
+                            f"{reason})") from None
         _check_plain(obj, where(name))
         return obj
 
