@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickle
 import shutil
+import struct
 import tarfile
 import zipfile
 from pathlib import Path
@@ -56,22 +57,58 @@ def make_image_folder(dest: Path, train_per_class: int = 4, test_per_class: int 
     return out
 
 
-def make_official_tarball(path: Path, per_batch: int = 6) -> tuple[np.ndarray, np.ndarray]:
+def python2_pickle(obj: dict) -> bytes:
+    """``obj`` pickled as Python 2's cPickle (protocol 2) wrote CIFAR-10's batches.
+
+    ``obj`` maps bytes to bytes, lists of bytes or ints, or 2-D uint8 arrays. Python 3 cannot
+    write this form itself: it pickles bytes through ``_codecs.encode`` at protocol 2.
+    """
+    def string(data: bytes) -> bytes:  # Python 2 str: SHORT_BINSTRING or BINSTRING
+        if len(data) < 256:
+            return b"U" + bytes([len(data)]) + data
+        return b"T" + struct.pack("<i", len(data)) + data
+
+    def integer(n: int) -> bytes:  # BININT
+        return b"J" + struct.pack("<i", n)
+
+    def value(item) -> bytes:
+        if isinstance(item, bytes):
+            return string(item)
+        if isinstance(item, list):
+            return b"](" + b"".join(value(x) for x in item) + b"e"  # EMPTY_LIST MARK .. APPENDS
+        if isinstance(item, int):
+            return integer(item)
+        dtype = (b"cnumpy\ndtype\n" + string(b"u1") + integer(0) + integer(1) + b"\x87R"
+                 + b"(" + integer(3) + string(b"|") + b"NNN" + integer(-1) + integer(-1)
+                 + integer(0) + b"tb")
+        return (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + integer(0)
+                + b"\x85" + string(b"b") + b"\x87R"  # _reconstruct(ndarray, (0,), 'b')
+                + b"(" + integer(1) + b"".join(integer(n) for n in item.shape) + b"\x86"
+                + dtype + b"\x89" + string(item.tobytes()) + b"tb")  # __setstate__
+    items = b"".join(string(key) + value(item) for key, item in obj.items())
+    return b"\x80\x02}(" + items + b"u."
+
+
+def make_official_tarball(path: Path, per_batch: int = 6, python2: bool = False,
+                          meta: object | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Write a tarball in the official CIFAR-10 python layout (5 train batches, 1 test batch).
 
-    Returns the NHWC train images and labels that were written, to compare against.
+    ``python2``: pickle as the real tarball does (``python2_pickle``), else with this
+    Python's default protocol. ``meta``: an object to pickle as ``batches.meta`` instead of
+    the class names. Returns the NHWC train images and labels written, to compare against.
     """
     rng = np.random.default_rng(0)
 
     def member(tar: tarfile.TarFile, name: str, obj: object) -> None:
-        data = pickle.dumps(obj)
+        data = python2_pickle(obj) if python2 and obj is not meta else pickle.dumps(obj)
         info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
 
     train_x, train_y = [], []
     with tarfile.open(path, "w:gz") as tar:
-        member(tar, "batches.meta", {b"label_names": [c.encode() for c in CLASSES]})
+        member(tar, "batches.meta", meta if meta is not None else
+               {b"label_names": [c.encode() for c in CLASSES]})
         for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
             x = rng.integers(0, 256, size=(per_batch, 32, 32, 3), dtype=np.uint8)
             y = rng.integers(0, 10, size=per_batch).tolist()

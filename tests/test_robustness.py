@@ -7,7 +7,8 @@
   ends with exactly the metrics of a run that was never interrupted; two identical runs
   give identical metrics.
 - A diverging run stops with an error naming the model and epoch.
-- Randomly mutated archives make the reader raise only its own clear errors (hypothesis).
+- Randomly mutated archives, and random or mutated pickles as official batches, make the
+  reader raise only its own clear errors, and no pickle gets anything imported (hypothesis).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import io
 import json
 import os
+import pickle
+import pickletools
 import random
 import shutil
 import signal
@@ -34,7 +37,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from archives import class_images, make_image_folder, make_official_tarball
+from archives import (class_images, make_image_folder, make_official_tarball,
+                      python2_pickle)
 from helpers import write_params
 from cnnbench.errors import DataError
 from cnnbench.data import prepare, read_source
@@ -472,6 +476,80 @@ def test_mutated_archives_raise_only_our_clear_errors(seeds, tmp_path, data):
     else:  # a mutation that left a readable archive must give a consistent data set
         assert dataset.train.x.dtype == np.uint8 and dataset.train.x.shape[1:] == (32, 32, 3)
         assert len(dataset.train.x) == len(dataset.train.y)
+
+
+@pytest.fixture(scope="module")
+def batches() -> dict[str, list[bytes]]:
+    """Each official member pickled as the real tarball does and as Python 3 does."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, size=(2, 3072), dtype=np.uint8)
+    objects = {"batches.meta": {b"label_names": [c.encode() for c in CLASSES]}}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        objects[name] = {b"batch_label": name.encode(), b"labels": [0, 2], b"data": x,
+                         b"filenames": [b"a.png", b"b.png"]}
+    return {name: [python2_pickle(obj), pickle.dumps(obj), pickle.dumps(obj, protocol=5)]
+            for name, obj in objects.items()}
+
+
+# Pickle fragments that name callables (GLOBAL, STACK_GLOBAL) or call them (REDUCE, INST)
+OPCODES = [b"cos\nsystem\n", b"cbuiltins\neval\n", b"\x8c\x05posix\x8c\x06system\x93",
+           b"cnumpy\nload\n", b"cnumpy\nndarray\n", b"R", b"b", b"(", b"t", b"i__main__\nX\n"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large])
+@given(data=st.data())
+def test_random_or_mutated_official_batches_raise_only_our_errors_and_import_nothing(
+        batches, tmp_path, monkeypatch, data):
+    """Every import a pickle can ask for goes through ``find_class`` (GLOBAL, STACK_GLOBAL,
+    INST, OBJ and EXT all call it), so a spy on it sees each one: every name it let
+    through must be one of NumPy's array-building names."""
+    from cnnbench import data as data_module
+
+    asked: list[tuple[str, object]] = []
+    original = data_module._BatchUnpickler.find_class
+
+    def spy(self, module, name):
+        found = original(self, module, name)
+        asked.append((f"{module}.{name}", found))
+        return found
+
+    monkeypatch.setattr(data_module._BatchUnpickler, "find_class", spy)
+    target = data.draw(st.sampled_from(sorted(batches)), label="member")
+    if data.draw(st.booleans(), label="random bytes"):
+        blob = bytearray(data.draw(st.binary(max_size=512), label="bytes"))
+    else:
+        blob = bytearray(data.draw(st.sampled_from(batches[target]), label="pickle"))
+        if data.draw(st.booleans(), label="splice"):  # at an opcode boundary, so it runs
+            starts = [at for _, _, at in pickletools.genops(bytes(blob))]
+            at = data.draw(st.sampled_from(starts), label="boundary")
+            blob[at:at] = data.draw(st.sampled_from(OPCODES), label="opcode")
+        for _ in range(data.draw(st.integers(0, 3), label="mutations")):
+            at = data.draw(st.integers(0, len(blob)), label="offset")
+            kind = data.draw(st.sampled_from(["flip", "cut", "insert"]), label="kind")
+            if kind == "flip" and at < len(blob):
+                blob[at] ^= data.draw(st.integers(1, 255), label="mask")
+            elif kind == "cut":
+                del blob[at:]
+            else:
+                blob[at:at] = data.draw(st.binary(min_size=1, max_size=16), label="bytes")
+    path = tmp_path / "mirror.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, pickles in batches.items():
+            add_bytes(tar, f"cifar-10-batches-py/{name}", bytes(blob) if name == target
+                      else pickles[0])
+    try:
+        dataset = read_source(path)
+    except DataError as err:
+        assert str(err) and "\n" not in str(err)
+    else:
+        assert dataset.train.x.dtype == np.uint8 and dataset.train.x.shape[1:] == (32, 32, 3)
+    allowed = {"numpy.ndarray", "numpy.dtype"} | data_module._BatchUnpickler.ALLOWED
+    assert {name for name, _ in asked} <= allowed
+    assert all(found is np.dtype or found is data_module._NdarrayName or callable(found)
+               and found.__module__ in ("cnnbench.data", "numpy._core.numeric")
+               for _, found in asked)
 
 
 def test_random_bytes_raise_only_our_clear_errors(tmp_path):

@@ -30,6 +30,7 @@ import tarfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -45,6 +46,11 @@ OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 OFFICIAL_DIR = "cifar-10-batches-py"
 IMAGE_SHAPE = (32, 32, 3)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
+# What an archive may declare, checked from its headers before any member is read: an
+# official batch is about 31 MB, a CIFAR-10 image 1-3 KB, a large photo a few MB.
+MAX_MEMBER_BYTES = 64 << 20
+# CIFAR-10 is about 180 MB as batches or PNG files; 4 GiB leaves room for 20 times that.
+MAX_TOTAL_BYTES = 4 << 30
 LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
                    "`dvc exp run -S data.source=PATH` or edit params.yaml")
 
@@ -113,6 +119,10 @@ def fetch(source: str, out_dir: str | os.PathLike,
             raise DataError(f"data.source {source!r}: no such file or directory "
                             f"(relative paths are read from {base.resolve()})")
         name = path.resolve().name
+        if path.is_dir():
+            _dir_entries(path, name)  # no link, device or oversized file gets copied
+        elif not path.is_file():
+            raise DataError(f"data.source {source!r} is not a regular file or folder")
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         dest = tmp / name
@@ -151,7 +161,11 @@ def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with warnings.catch_warnings():
+            # Pillow warns above Image.MAX_IMAGE_PIXELS (a decompression bomb): refuse it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+        with img:
             img.load()
             if img.mode != "RGB":
                 if not resize:
@@ -165,6 +179,8 @@ def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
                                     "to resize)")
                 img = img.resize(IMAGE_SHAPE[:2], Image.Resampling.BICUBIC)
             return np.asarray(img, dtype=np.uint8)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as err:
+        raise DataError(f"{where}: refusing to decode it ({err})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise DataError(f"{where}: not a readable image ({err})") from None
 
@@ -186,15 +202,28 @@ def _check_name(name: str, label: str, seen: set[str]) -> str:
     return key
 
 
+def _check_size(name: str, size: int, total: int, label: str) -> int:
+    """Refuse a member declaring more than MAX_MEMBER_BYTES, or a running total above
+    MAX_TOTAL_BYTES, before it is read; return the new total."""
+    if size > MAX_MEMBER_BYTES:
+        raise DataError(f"{label}: {name!r} declares {size} bytes, more than the "
+                        f"{MAX_MEMBER_BYTES >> 20} MiB a data file may have; refusing to read it")
+    if total + size > MAX_TOTAL_BYTES:
+        raise DataError(f"{label}: its files declare more than {MAX_TOTAL_BYTES >> 30} GiB "
+                        "in all, far more than CIFAR-sized data; refusing to read it")
+    return total + size
+
+
 def _tar_entries(tar: tarfile.TarFile, label: str) -> list[Entry]:
-    entries, seen = [], set()
-    for member in tar.getmembers():
+    entries, seen, total = [], set(), 0
+    for member in tar:  # each header is checked as it is read, before the data after it
         name = _check_name(member.name, label, seen)
         if member.issym() or member.islnk():
             raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
         if member.isdir():
             entries.append((name, None))
         elif member.isfile():
+            total = _check_size(name, member.size, total, label)
             entries.append((name, member))
         else:
             raise DataError(f"{label}: {name!r} is not a regular file or folder")
@@ -202,21 +231,31 @@ def _tar_entries(tar: tarfile.TarFile, label: str) -> list[Entry]:
 
 
 def _zip_entries(zf: zipfile.ZipFile, label: str) -> list[Entry]:
-    entries, seen = [], set()
+    entries, seen, total = [], set(), 0
     for info in zf.infolist():
         name = _check_name(info.filename, label, seen)
-        if stat.S_ISLNK(info.external_attr >> 16):
+        kind = stat.S_IFMT(info.external_attr >> 16)  # Unix file type; 0 if not recorded
+        if kind == stat.S_IFLNK:
             raise DataError(f"{label}: {name!r} is a link; links are not allowed in data archives")
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise DataError(f"{label}: {name!r} is not a regular file or folder")
+        if not info.is_dir():
+            total = _check_size(name, info.file_size, total, label)
         entries.append((name, None if info.is_dir() else info))
     return entries
 
 
 def _dir_entries(root: Path, label: str) -> list[Entry]:
-    entries = []
+    entries, total = [], 0
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
         if path.is_symlink():
             raise DataError(f"{label}: {name!r} is a symbolic link; links are not allowed")
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode):
+            total = _check_size(name, path.stat().st_size, total, label)
+        elif not stat.S_ISDIR(mode):
+            raise DataError(f"{label}: {name!r} is not a regular file or folder")
         entries.append((name, None if path.is_dir() else path))
     return entries
 
@@ -282,6 +321,94 @@ def _read_image_folder(groups: dict[str, dict[str, list[Entry]]], read, label: s
     return Dataset(splits["train"], splits["test"], class_names)
 
 
+class _NdarrayName:
+    """Stands for ``numpy.ndarray`` in a pickle: accepted as the array type, never called."""
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickle an official CIFAR-10 batch, building nothing but NumPy arrays.
+
+    CIFAR-10's batches (Python 2 pickles) name only ``numpy.core.multiarray._reconstruct``,
+    ``numpy.ndarray`` and ``numpy.dtype``; Python 3 pickles of arrays may name
+    ``numpy._core.numeric._frombuffer`` (protocol 5) instead. Any other name is refused
+    before it is imported, so a batch cannot call ``os.system`` or anything else.
+    """
+
+    ALLOWED = frozenset(f"{package}.{name}" for package in ("numpy.core", "numpy._core")
+                        for name in ("multiarray._reconstruct", "numeric._frombuffer"))
+
+    def __init__(self, file, where: str) -> None:
+        super().__init__(file, encoding="bytes")
+        self.where = where
+
+    def find_class(self, module: str, name: str):
+        from numpy._core.multiarray import _reconstruct
+        from numpy._core.numeric import _frombuffer
+
+        qualified = f"{module}.{name}"
+        if qualified == "numpy.ndarray":
+            return _NdarrayName
+        if qualified == "numpy.dtype":
+            return np.dtype
+        if qualified not in self.ALLOWED:
+            raise DataError(f"{self.where} tries to load {qualified}; refusing (an official "
+                            "batch holds only lists, bytes, numbers and NumPy arrays)")
+        if name == "_frombuffer":
+            return _frombuffer
+
+        def reconstruct(subtype, shape, dtype):
+            # NumPy always pickles an empty array and then sets its data: nothing to allocate
+            if subtype is not _NdarrayName or shape != (0,):
+                raise DataError(f"{self.where}: unexpected array construction; refusing")
+            return _reconstruct(np.ndarray, shape, dtype)
+
+        return reconstruct
+
+
+def _check_plain(obj: object, where: str) -> None:
+    """Require dicts, lists, bytes, str, ints and uint8 arrays only, all the way down."""
+    stack, seen = [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray):
+            if item.dtype != np.uint8:
+                raise DataError(f"{where}: holds a NumPy array of {item.dtype}, not uint8")
+        elif not isinstance(item, (bytes, str, int)):
+            raise DataError(f"{where}: holds a {type(item).__name__}, not plain data")
+
+
+def _class_names(meta: object, where: str) -> tuple[str, ...]:
+    names = meta.get(b"label_names") if isinstance(meta, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, bytes) for n in names):
+        raise DataError(f"{where}: no b'label_names' list of class names")
+    try:
+        return tuple(n.decode() for n in names)
+    except UnicodeDecodeError:
+        raise DataError(f"{where}: a class name is not UTF-8 text") from None
+
+
+def _batch_arrays(batch: object, num_classes: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's images (N, 3, 32, 32) and labels, after checking shape and label range."""
+    data = batch.get(b"data") if isinstance(batch, dict) else None
+    labels = batch.get(b"labels") if isinstance(batch, dict) else None
+    pixels = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] * IMAGE_SHAPE[2]
+    if not isinstance(data, np.ndarray) or data.ndim != 2 or data.shape[1] != pixels:
+        raise DataError(f"{where}: b'data' is not an array of rows of {pixels} pixels")
+    if not isinstance(labels, list) or len(labels) != len(data):
+        raise DataError(f"{where}: b'labels' is not a list of one label per image")
+    if not all(type(n) is int and 0 <= n < num_classes for n in labels):
+        raise DataError(f"{where}: a label is not a class id from 0 to {num_classes - 1}")
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int32)
+
+
 def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dataset | None:
     members = {PurePosixPath(m.name).name: m for m in tar.getmembers() if m.isfile()}
     expected = ["batches.meta", "test_batch"] + [f"data_batch_{i}" for i in range(1, 6)]
@@ -289,30 +416,37 @@ def _read_official(tar: tarfile.TarFile, label: str, decode: bool = True) -> Dat
     if missing:
         raise DataError(f"{label}: official CIFAR-10 tarball lacks "
                         f"{', '.join(f'{OFFICIAL_DIR}/{n}' for n in missing)}")
-    if not decode:
-        return None
 
-    def load(name: str) -> dict:
-        if name not in members:
-            raise DataError(f"{label}: official CIFAR-10 tarball lacks {OFFICIAL_DIR}/{name}")
+    def where(name: str) -> str:
+        return f"{label}: {OFFICIAL_DIR}/{name}"
+
+    def load(name: str) -> object:
         try:
-            return pickle.load(tar.extractfile(members[name]), encoding="bytes")
+            obj = _BatchUnpickler(tar.extractfile(members[name]), where(name)).load()
+        except DataError:
+            raise
         except Exception as err:  # noqa: BLE001 - any unpickling failure is a corrupt file
-            raise DataError(f"{label}: cannot read {name} ({err})") from None
+            reason = " ".join(str(err).split())  # some pickle errors span two lines
+            raise DataError(f"{where(name)}: cannot be read ({type(err).__name__}: "
+                            f"{reason})") from None
+        _check_plain(obj, where(name))
+        return obj
 
-    meta = load("batches.meta")
-    class_names = tuple(n.decode() for n in meta[b"label_names"])
+    # Every member is unpickled and checked even without decode: a hostile one fails fetch.
+    class_names = _class_names(load("batches.meta"), where("batches.meta"))
     splits = {}
     for split, batches in (("train", [f"data_batch_{i}" for i in range(1, 6)]),
                            ("test", ["test_batch"])):
         xs, ys = [], []
         for batch_name in batches:
-            batch = load(batch_name)
-            xs.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            ys.append(np.asarray(batch[b"labels"], dtype=np.int32))
-        x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
-        splits[split] = Split(x, np.concatenate(ys))
-    return Dataset(splits["train"], splits["test"], class_names)
+            x, y = _batch_arrays(load(batch_name), len(class_names), where(batch_name))
+            if decode:
+                xs.append(x)
+                ys.append(y)
+        if decode:
+            x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
+            splits[split] = Split(x, np.concatenate(ys))
+    return Dataset(splits["train"], splits["test"], class_names) if decode else None
 
 
 def _check_tar_end(tar: tarfile.TarFile) -> None:

@@ -74,6 +74,16 @@ def read_train_log(path: str | os.PathLike) -> dict:
     return log
 
 
+def load_model(model_file: str | os.PathLike) -> keras.Model:
+    """Load a .keras file in Keras' safe mode: a file cannot make Keras run code it carries
+    (a ``Lambda`` layer's Python function) or import modules outside Keras."""
+    try:
+        return keras.saving.load_model(model_file, compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - any loading failure is a bad model file
+        reason = " ".join(str(err).split()).split(". ")[0] or type(err).__name__
+        raise DataError(f"{model_file}: cannot load the model ({reason})") from None
+
+
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
              plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False) -> dict:
@@ -86,7 +96,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
     log = read_train_log(train_log)
     dataset = load_prepared(data_file)
     # The plain cross-entropy whatever the training loss was (label smoothing changes it)
-    model = keras.models.load_model(model_file, compile=False)
+    model = load_model(model_file)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     y = dataset.test.y
     # Keras' own loss, exactly as in training and validation on this backend

@@ -52,9 +52,17 @@ def dvc(*args: str) -> str:
     return result.stdout
 
 
+def check_revision(base: str) -> str:
+    """Refuse a revision that git or DVC could take for one of their options."""
+    if not base or base.startswith("-"):
+        raise CnnbenchError(f"--base {base!r} looks like a command-line option, not a git "
+                            "revision")
+    return base
+
+
 def resolve(base: str) -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "--verify", f"{base}^{{commit}}"],
-                            capture_output=True, text=True)
+    result = subprocess.run(["git", "rev-parse", "--short", "--verify", "--end-of-options",
+                             f"{base}^{{commit}}"], capture_output=True, text=True)
     if result.returncode != 0:
         raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
     return result.stdout.strip()
@@ -87,7 +95,7 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
            figures: str | os.PathLike, vega_dir: str | os.PathLike | None = None) -> Path:
     """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path."""
     out = Path(out)
-    short = resolve(base)
+    short = resolve(check_revision(base))
     params = dvc("params", "diff", base, "--md").strip() or "No params changed."
     metrics = dvc("metrics", "diff", base, "--md").strip() or "No metrics changed."
     with atomic_path(out) as tmp:
