@@ -50,9 +50,9 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 def exchange(a: Path, b: Path) -> None:
     """Swap two paths in one atomic step: Linux's ``renameat2(RENAME_EXCHANGE)``.
 
-    Where the system or file system lacks it, ``b`` is renamed to ``a`` via a third name,
-    two renames apart: a SIGKILL between them leaves ``b`` absent (never partial) and its
-    old copy under a temporary name, removed by the next write.
+    Where the system or file system lacks it, three renames through a third name: a
+    SIGKILL between the first two leaves ``b`` absent (never partial) and its old copy
+    under a temporary name beside it, which the next write of ``b`` removes.
     """
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
