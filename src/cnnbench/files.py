@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import glob
 import json
 import os
@@ -19,9 +21,11 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
     The temporary file or folder lives in the target's own directory, so the final
-    ``os.replace`` is atomic. On any error (or Ctrl-C, or SIGTERM through ``run_stage``)
-    it is removed and ``target`` is left as it was; one left by a SIGKILL is removed by the
-    next write of the same target.
+    ``os.replace`` is atomic; an existing folder is swapped with the new one in one step
+    (``exchange``) and its old copy deleted afterwards, so that ``target`` is the old or
+    the new output at every moment, SIGKILL included. On any error (or Ctrl-C, or SIGTERM
+    through ``run_stage``) the temporary path is removed and ``target`` is left as it was;
+    one left by a SIGKILL is removed by the next write of the same target.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,10 +40,33 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         yield tmp
         raise_if_stopped()  # a Ctrl-C or SIGTERM swallowed on the way must not publish
         if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+            exchange(tmp, target)  # the old folder is now at tmp, removed below
+        else:
+            os.replace(tmp, target)
     finally:
         _remove(tmp)
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two paths in one atomic step: Linux's ``renameat2(RENAME_EXCHANGE)``.
+
+    Where the system or file system lacks it, three renames through a third name: a
+    SIGKILL between the first two leaves ``b`` absent (never partial) and its old copy
+    under a temporary name beside it, which the next write of ``b`` removes.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(b))
+    aside = Path(tempfile.mkdtemp(prefix=f".{b.name}.", suffix=".tmp", dir=b.parent))
+    os.replace(b, aside)
+    os.replace(a, b)
+    os.replace(aside, a)
 
 
 def _remove(path: Path) -> None:
