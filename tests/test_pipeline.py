@@ -81,7 +81,7 @@ def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
                                .read_text())
         assert [row["class"] for row in per_class] == sorted(row["class"] for row in per_class)
         assert len(per_class) == 10
-    data = json.loads((repo / "metrics/data.json").read_text())["data"]
+    data = json.loads((repo / "reports/data.json").read_text())["data"]
     assert (data["train"]["count"], data["test"]["count"]) == (160, 60)
     assert set(data["train"]["per_class"].values()) == {16}
 
@@ -191,7 +191,7 @@ def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
 
     drawn = []
     for name in ("a", "b"):
-        plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "metrics/data.json",
+        plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
                  repo / "reference/seed_report.yaml", tmp_path / name)
         drawn.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert set(drawn[0]) == FIGURES
