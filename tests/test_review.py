@@ -169,3 +169,41 @@ def test_a_long_comparison_is_cut_with_a_visible_note():
     assert body.rstrip().endswith("the job summary of this workflow run has all of it.")
     assert "| a row of a long table |\n\n---\n**Truncated:**" in body
     assert fit("short") == f"{MARKER}\nshort"
+
+
+def _exp_row(name: str, lr: float, accuracy: float) -> dict:
+    """One row of `dvc exp show --json` with the five models' metrics."""
+    models = ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+    return {"rev": "f" * 40, "name": name, "data": {
+        "params": {"params.yaml": {"data": {"train": {"learning_rate": lr, "batch_size": 32},
+                                            "models": {m: {} for m in models}}}},
+        "metrics": {f"metrics/{m}.json": {"data": {"test": {"accuracy": accuracy + i / 10}}}
+                    for i, m in enumerate(models)}}}
+
+
+def test_five_models_of_experiments_fit_in_120_columns():
+    from cnnbench.experiments import table
+
+    baseline = {**_exp_row("main", 0.001, 0.4), "experiments": [
+        {"revs": [_exp_row(f"an-experiment-with-a-long-name-{i}", 0.001 * i, 0.3)]}
+        for i in range(2, 4)]}
+    text = table([baseline], ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"],
+                 "test.accuracy")
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 120, text
+    assert lines[2].split() == ["experiment", "LeNet5", "AlexNet8", "VGG16", "Inception10",
+                                "ResNet18", "changed", "params"]
+    row = next(line for line in lines if "long-name-2" in line)
+    assert row.split() == ["└", "an-experiment-with-a-long-name-2", "0.3000", "0.4000",
+                           "0.5000", "0.6000", "0.7000", "train.learning_rate=0.002"]
+
+
+def test_experiments_command_on_two_real_experiments(clone):
+    for name, value in (("lr2", "0.002"), ("b16", "16")):
+        key = "train.learning_rate" if name == "lr2" else "train.batch_size"
+        run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"{key}={value}"], clone)
+    text = run([sys.executable, "-m", "cnnbench.experiments"], clone).stdout
+    assert max(map(len, text.splitlines())) <= 120, text
+    assert {"└ lr2", "└ b16"} <= {line[:5] for line in text.splitlines()}
+    lr2 = next(line for line in text.splitlines() if line.startswith("└ lr2"))
+    assert "train.batch_size=32 train.learning_rate=0.002" in lr2
