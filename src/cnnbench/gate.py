@@ -22,6 +22,7 @@ from cnnbench.errors import CnnbenchError
 
 #: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
 ABSENT = ("deleted", "not in cache")
+SHOWN = 4  # reasons listed per stage; the rest are counted
 
 
 def _reasons(entries: list) -> list[str]:
@@ -76,7 +77,9 @@ def report(stale: dict[str, list[str]], also: list[str]) -> str:
     """Markdown lines saying which stages are stale and why (empty when none is)."""
     if not stale:
         return ""
-    lines = [f"- `{stage}`: {', '.join(reasons)}" for stage, reasons in stale.items()]
+    lines = [f"- `{stage}`: {', '.join(reasons[:SHOWN])}"
+             + (f" and {len(reasons) - SHOWN} more" if len(reasons) > SHOWN else "")
+             for stage, reasons in stale.items()]
     if also:
         lines.append(f"- and downstream: {', '.join(f'`{s}`' for s in also)}")
     return "\n".join(lines)
