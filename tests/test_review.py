@@ -10,6 +10,7 @@ posted and updated through a fake `gh`.
 from __future__ import annotations
 
 import json
+import re
 import stat
 import sys
 from pathlib import Path
@@ -127,6 +128,37 @@ def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clon
     assert "- `evaluate@lenet5`: param models.lenet5 modified" in result.stdout
     run_step("compare", clone)
     assert "Stale results" in (clone / "comparison.md").read_text()
+
+
+def test_a_code_change_names_the_stage_and_those_downstream(clone):
+    with (clone / "stages" / "prepare.py").open("a") as fh:
+        fh.write("# a changed line\n")
+    run(["git", "commit", "-qam", "prepare changed, not rerun"], clone)
+    result = run_step("gate", clone, check=False)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "- `prepare`: dep stages/prepare.py modified" in lines
+    downstream = next(line for line in lines if line.startswith("- and downstream: "))
+    assert set(re.findall(r"`([^`]+)`", downstream)) == {"train@lenet5", "evaluate@lenet5",
+                                                         "plot", "summarise"}
+
+
+def test_the_gate_ignores_absent_files_and_counts_the_rest():
+    from cnnbench.gate import stale_stages
+
+    status = {
+        "fetch": [{"changed outs": {"data/raw": "not in cache"}}],
+        "train@vgg16": [{"changed deps": {"data/prepared/cifar10.npz": "deleted"}},
+                        {"changed outs": {"models/vgg16.keras": "not in cache"}}],
+        "evaluate@vgg16": [{"changed outs": {"metrics/vgg16.json": "modified"}}],
+        "plot": ["changed command"],
+        "summarise": [{"changed deps": {"params.yaml": {"models": "modified"},
+                                        "src/cnnbench/summary.py": "modified"}}],
+    }
+    assert stale_stages(status) == {
+        "evaluate@vgg16": ["out metrics/vgg16.json modified"],
+        "plot": ["changed command"],
+        "summarise": ["param models modified", "dep src/cnnbench/summary.py modified"]}
 
 
 def test_a_docs_only_change_passes_the_gate(clone):
