@@ -239,3 +239,17 @@ def test_experiments_command_on_two_real_experiments(clone):
     assert {"└ lr2", "└ b16"} <= {line[:5] for line in text.splitlines()}
     lr2 = next(line for line in text.splitlines() if line.startswith("└ lr2"))
     assert "train.batch_size=32 train.learning_rate=0.002" in lr2
+
+
+def test_repeats_read_the_data_summary_where_an_older_experiment_has_it(monkeypatch):
+    """Experiments run before the data summary left metrics/ still have it there."""
+    from cnnbench import repeats
+    from cnnbench.errors import DataError
+
+    def read(path, rev, repo, parse):
+        if path != "metrics/data.json":
+            raise DataError(f"{path} in experiment {rev!r}: cannot read")
+        return {"data": {"train": {"count": 3}}}
+
+    monkeypatch.setattr(repeats, "_read", read)
+    assert repeats._read_data_summary("seed1", None) == {"train": {"count": 3}}

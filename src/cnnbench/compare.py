@@ -25,10 +25,9 @@ from tabulate import tabulate
 from cnnbench.cli import run_stage
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.gate import check, report
+from cnnbench.gate import check, dvc, report
 from cnnbench.models import DISPLAY_NAMES
 from cnnbench.repeats import DATA_SUMMARY, OLD_DATA_SUMMARY
-from cnnbench.review import dvc, resolve
 
 #: (label, key in metrics/<model>.json, key in the seed report or None, decimals)
 ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
@@ -46,6 +45,15 @@ def _get(record: dict | None, dotted: str):
             return None
         record = record.get(key)
     return record
+
+
+def resolve(base: str) -> str:
+    """The short commit id of ``base``; a one-line error if it is not a commit."""
+    result = subprocess.run(["git", "rev-parse", "--short", "--verify", f"{base}^{{commit}}"],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
+    return result.stdout.strip()
 
 
 def git_json(base: str, path: str) -> dict | None:
@@ -157,12 +165,8 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
     return "\n".join(parts)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", default="main", help="git revision to compare against "
-                        "(default: %(default)s)")
-    parser.add_argument("--out", default=None, help="also write the Markdown to this file")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The comparison's inputs, as options (shared with ``cnnbench.review``)."""
     parser.add_argument("--metrics-dir", default="metrics", help="(default: %(default)s)")
     parser.add_argument("--data-summary", default=DATA_SUMMARY, help="(default: %(default)s)")
     parser.add_argument("--reference", default="reference/seed_report.yaml",
@@ -170,9 +174,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml", help="(default: %(default)s)")
     parser.add_argument("--details-url", default=None,
                         help="link to where the plots are (the workflow run)")
-    args = parser.parse_args(argv)
-    text = comparison(args.base, Path(args.metrics_dir), Path(args.data_summary),
+
+
+def from_arguments(args: argparse.Namespace) -> str:
+    """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
+    return comparison(args.base, Path(args.metrics_dir), Path(args.data_summary),
                       Path(args.reference), Path(args.params), args.details_url)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="main", help="git revision to compare against "
+                        "(default: %(default)s)")
+    parser.add_argument("--out", default=None, help="also write the Markdown to this file")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    text = from_arguments(args)
     if args.out:
         with atomic_path(args.out, suffix=".md") as tmp:
             Path(tmp).write_text(text)

@@ -63,14 +63,13 @@ def downstream(stages: list[str]) -> list[str]:
     return [s for s in order if s in after and s not in stages]
 
 
-def dvc_status() -> dict:
-    """``dvc status --json`` of the current directory's project."""
-    result = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"],
-                            capture_output=True, text=True)
+def dvc(*args: str) -> str:
+    """Run a DVC command of this environment; its failure is a one-line error."""
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
-        raise CnnbenchError(f"dvc status failed: {lines[-1] if lines else 'no output'}")
-    return json.loads(result.stdout or "{}")
+        raise CnnbenchError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else 'no output'}")
+    return result.stdout
 
 
 def report(stale: dict[str, list[str]], also: list[str]) -> str:
@@ -87,7 +86,7 @@ def report(stale: dict[str, list[str]], also: list[str]) -> str:
 
 def check() -> tuple[dict[str, list[str]], list[str]]:
     """The stale stages of the current project and the stages downstream of them."""
-    stale = stale_stages(dvc_status())
+    stale = stale_stages(json.loads(dvc("status", "--json") or "{}"))
     return stale, downstream(list(stale)) if stale else []
 
 
