@@ -161,6 +161,11 @@ def test_the_gate_ignores_absent_files_and_counts_the_rest():
         "summarise": ["param models modified", "dep src/cnnbench/summary.py modified"]}
 
 
+def test_pull_is_skipped_cleanly_without_a_remote(clone):
+    result = run_step("pull", clone)
+    assert "No DVC remote configured: nothing to pull" in result.stdout
+
+
 def test_a_docs_only_change_passes_the_gate(clone):
     (clone / "docs").mkdir()
     (clone / "docs" / "note.md").write_text("A note.\n")
