@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -56,13 +55,19 @@ def resolve(base: str) -> str:
     return result.stdout.strip()
 
 
+def git_text(base: str, path: str | Path) -> str | None:
+    """A file as committed at ``base``; None if it is not there."""
+    result = subprocess.run(["git", "show", f"{base}:{path}"], capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else None
+
+
 def git_json(base: str, path: str) -> dict | None:
     """A JSON file as committed at ``base``; None if it is not there."""
-    result = subprocess.run(["git", "show", f"{base}:{path}"], capture_output=True, text=True)
-    if result.returncode != 0:
+    text = git_text(base, path)
+    if text is None:
         return None
     try:
-        return json.loads(result.stdout)
+        return json.loads(text)
     except ValueError:
         raise CnnbenchError(f"{path} at {base}: not valid JSON") from None
 
@@ -148,9 +153,7 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
     short = resolve(base)
     params = yaml.safe_load(params_path.read_text()) or {}
     models = list(params.get("models") or {})
-    old_params = yaml.safe_load(subprocess.run(
-        ["git", "show", f"{base}:{params_path}"], capture_output=True, text=True).stdout
-        or "{}") or {}
+    old_params = yaml.safe_load(git_text(base, params_path) or "{}") or {}
     models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
     base_metrics = {m: git_json(base, str(metrics_dir / f"{m}.json")) for m in models}
     head = {m: local_json(metrics_dir / f"{m}.json") for m in models}
