@@ -4,7 +4,7 @@ Reads every model's metrics and DVCLive training log, and the seed report's numb
 writes PNG (and SVG) figures into a fresh folder. Example:
 
     python stages/plot.py --metrics-dir metrics --logs-dir plots/train \\
-        --data-metrics metrics/data.json --reference reference/seed_report.yaml \\
+        --data-metrics reports/data.json --reference reference/seed_report.yaml \\
         --out plots/figures
 """
 

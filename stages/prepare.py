@@ -1,11 +1,12 @@
-"""Stage `prepare`: decode the fetched source into one compact .npz and data metrics.
+"""Stage `prepare`: decode the fetched source into one compact .npz and a data summary.
 
 Writes uint8 NHWC images, int32 labels and class names for train and test, taking a
 seeded, stratified subset when `data.train_limit` / `data.test_limit` are set, and a
-JSON of counts per split and class and per-channel mean and std. Example:
+JSON of counts per split and class and per-channel mean and std (an output, not a
+DVC metric, so `dvc metrics diff` lists only the models' metrics). Example:
 
     python stages/prepare.py --raw data/raw --out data/prepared/cifar10.npz \\
-        --metrics metrics/data.json
+        --summary reports/data.json
 """
 
 import argparse
@@ -18,7 +19,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", required=True, help="folder written by the fetch stage")
     parser.add_argument("--out", required=True, help=".npz file to write")
-    parser.add_argument("--metrics", required=True, help="JSON file of data statistics to write")
+    parser.add_argument("--summary", required=True,
+                        help="JSON file of data statistics to write")
     parser.add_argument("--params", default="params.yaml",
                         help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -27,7 +29,7 @@ def main(argv=None):
     from cnnbench.data import prepare
 
     data = load_params(args.params).data
-    dataset = prepare(args.raw, args.out, args.metrics, train_limit=data.train_limit,
+    dataset = prepare(args.raw, args.out, args.summary, train_limit=data.train_limit,
                       test_limit=data.test_limit, seed=data.seed, resize=data.resize)
     print(f"prepare: {len(dataset.train.y)} train and {len(dataset.test.y)} test images, "
           f"{len(dataset.class_names)} classes -> {args.out}")

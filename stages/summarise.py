@@ -4,7 +4,7 @@ Writes a Markdown summary (Tables 1-3, sizes and throughput, the ranking line), 
 per-model CSV and a per-epoch CSV. Example:
 
     python stages/summarise.py --metrics-dir metrics --logs-dir plots/train \\
-        --data-metrics metrics/data.json --reference reference/seed_report.yaml \\
+        --data-metrics reports/data.json --reference reference/seed_report.yaml \\
         --out-md reports/summary.md --out-csv reports/summary.csv \\
         --out-epochs reports/epoch_times.csv --repeats-dir metrics/repeats
 """

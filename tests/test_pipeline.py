@@ -81,7 +81,7 @@ def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
                                .read_text())
         assert [row["class"] for row in per_class] == sorted(row["class"] for row in per_class)
         assert len(per_class) == 10
-    data = json.loads((repo / "metrics/data.json").read_text())["data"]
+    data = json.loads((repo / "reports/data.json").read_text())["data"]
     assert (data["train"]["count"], data["test"]["count"]) == (160, 60)
     assert set(data["train"]["per_class"].values()) == {16}
 
@@ -191,7 +191,7 @@ def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
 
     drawn = []
     for name in ("a", "b"):
-        plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "metrics/data.json",
+        plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
                  repo / "reference/seed_report.yaml", tmp_path / name)
         drawn.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert set(drawn[0]) == FIGURES
@@ -204,10 +204,14 @@ def test_review_report_against_a_base_commit(repo, changed):
          "--summary", "reports/summary.md", "--figures", "plots/figures",
          "--vega-dir", str(VEGA_DIR)], repo)
     review = (out / "review.md").read_text()
-    metrics = review.split("## Metrics")[1].split("## Summary")[0]
+    results = review.split("## Results")[1].split("## Params")[0]
+    assert [line.split("|")[1].strip() for line in results.splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip()][1:] == [
+                "LeNet5", "AlexNet8", "VGG16", "Inception10", "ResNet18"]
+    assert "`models.lenet5.epochs`" in review.split("## Params")[1].split("## Summary")[0]
+    metrics = review.split("## Every metric that changed")[1]
     assert "metrics/lenet5.json" in metrics and "train.epochs" in metrics
     assert "metrics/vgg16.json" not in metrics
-    assert "models.lenet5" in review.split("## Params")[1].split("## Metrics")[0]
     assert "### Table 2: test set" in review
     assert "(../../plots/figures/test_accuracy.png)" in review
     page = (out / "plots/index.html").read_text()

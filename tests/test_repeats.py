@@ -202,7 +202,7 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     assert "### Test accuracy over seeds" in markdown
     assert f"{mean:.4f}" in markdown
     assert "left out: metrics/repeats/seed3/lenet5.json: another protocol" in markdown
-    source = json.loads((repo / "metrics/data.json").read_text())["data"]["source"]
+    source = json.loads((repo / "reports/data.json").read_text())["data"]["source"]
     assert f"Data: {source['name']}, sha256 `{source['sha256']}`." in markdown
 
 
@@ -251,7 +251,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
 
     repo, _ = project
     table = summarise(["lenet5", "vgg16"], repo / "metrics", repo / "plots/train",
-                      repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                      repo / "reports/data.json", repo / "reference/seed_report.yaml",
                       tmp_path / "s.md", tmp_path / "s.csv", tmp_path / "e.csv")
     assert list(table.index) == ["lenet5"]
     markdown = (tmp_path / "s.md").read_text()
@@ -260,7 +260,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
 
     with pytest.raises(DataError, match="no metrics of any model"):
         summarise(["vgg16"], repo / "metrics", repo / "plots/train",
-                  repo / "metrics/data.json", repo / "reference/seed_report.yaml",
+                  repo / "reports/data.json", repo / "reference/seed_report.yaml",
                   tmp_path / "t.md", tmp_path / "t.csv", tmp_path / "f.csv")
     assert not (tmp_path / "t.md").exists()
 

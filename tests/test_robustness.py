@@ -115,7 +115,7 @@ def workdir(tmp_path_factory) -> Path:
     write_params(work / "params.yaml", data__source=str(good))
     for script, args in (("fetch.py", ["--out", "data/raw"]),
                          ("prepare.py", ["--raw", "data/raw", "--out", "data/prepared/d.npz",
-                                         "--metrics", "metrics/data.json"])):
+                                         "--summary", "metrics/data.json"])):
         result = run_script(script, *args, cwd=work)
         assert result.returncode == 0, result.stderr
     return work
@@ -213,7 +213,7 @@ def test_bad_source_is_one_clear_error_and_keeps_earlier_outputs(workdir, tmp_pa
         raw.mkdir()
         shutil.copy(source, raw)
         result = run_script("prepare.py", "--raw", str(raw), "--out", "data/prepared/d.npz",
-                            "--metrics", "metrics/data.json", cwd=workdir)
+                            "--summary", "metrics/data.json", cwd=workdir)
     assert_one_line_error(result, expected)
     assert snapshot(workdir / "data") | snapshot(workdir / "metrics") == before
     assert not [p for p in workdir.rglob(".*.tmp*")], "temporary files left behind"
@@ -228,7 +228,7 @@ def test_bad_params_are_one_clear_error_and_keep_earlier_outputs(workdir, tmp_pa
     source = params["data"]["source"]
     params_file = write_params(tmp_path / "params.yaml", data__source=source, **changes)
     result = run_script("prepare.py", "--raw", "data/raw", "--out", "data/prepared/d.npz",
-                        "--metrics", "metrics/data.json", "--params", str(params_file),
+                        "--summary", "metrics/data.json", "--params", str(params_file),
                         cwd=workdir)
     assert_one_line_error(result, expected)
     assert snapshot(workdir / "data") | snapshot(workdir / "metrics") == before

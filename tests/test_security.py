@@ -300,8 +300,9 @@ def test_a_review_base_that_looks_like_an_option_never_reaches_git_or_dvc(monkey
     from cnnbench import review
 
     calls = []
-    monkeypatch.setattr(review.subprocess, "run", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append(args))
     with pytest.raises(CnnbenchError, match=re.escape(f"--base {base!r} looks like a "
                                                       "command-line option")):
-        review.review(base, tmp_path / "out", tmp_path / "summary.md", tmp_path / "figures")
+        review.main([f"--base={base}", "--out", str(tmp_path / "out"), "--summary",
+                     str(tmp_path / "summary.md"), "--figures", str(tmp_path / "figures")])
     assert calls == [] and not (tmp_path / "out").exists()

@@ -152,8 +152,8 @@ def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
     assert params["seed0"]["models"]["lenet5"] == {"seed": 0}
     for name in queued:
         assert exps[name]["executor"]["state"] == "success"
-        assert data[name]["metrics"]["metrics/data.json"] == baseline["data"]["metrics"][
-            "metrics/data.json"]
+        for out in ("data/prepared/cifar10.npz", "reports/data.json"):  # the same data
+            assert data[name]["outs"][out]["hash"] == baseline["data"]["outs"][out]["hash"]
     one, zero = lenet5_metrics(data["seed1"]), lenet5_metrics(data["seed0"])
     base = json.loads(base_metrics)
     for section in ("train", "test"):

@@ -528,10 +528,10 @@ def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[f
 
 
 def data_summary(dataset: Dataset, source: dict | None = None) -> dict:
-    """Counts per split and class and per-channel statistics, for metrics/data.json.
+    """Counts per split and class and per-channel statistics, for the prepare stage's data
+    summary (an output, not a DVC metric: `dvc metrics diff` lists the models' metrics only).
 
-    Everything sits under a top-level ``data`` key, so ``dvc metrics show`` keeps these
-    columns (``data.train.count``, ...) apart from the models' ``train.*``/``test.*``.
+    Everything sits under a top-level ``data`` key (``data.train.count``, ...).
     """
     summary: dict = {"source": source or {}, "classes": list(dataset.class_names)}
     for name in SPLITS:
@@ -548,7 +548,7 @@ def data_summary(dataset: Dataset, source: dict | None = None) -> dict:
 
 
 def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
-            metrics_file: str | os.PathLike, train_limit: int | None = None,
+            summary_file: str | os.PathLike, train_limit: int | None = None,
             test_limit: int | None = None, seed: int = 0, resize: bool = False) -> Dataset:
     """Decode the fetched source, take the seeded stratified subsets, write both outputs."""
     fetched = fetched_source(raw_dir)
@@ -564,5 +564,5 @@ def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
                      class_names=np.asarray(dataset.class_names))
     source = {"name": fetched.name,
               "sha256": sha256sum(fetched) if fetched.is_file() else None}
-    write_json(metrics_file, data_summary(dataset, source))
+    write_json(summary_file, data_summary(dataset, source))
     return dataset

@@ -12,13 +12,14 @@ that the summarise stage turns into mean ± std:
 For each experiment and model, ``collect`` reads through DVC's API (``dvc.api.read`` at
 the experiment's revision) the metrics (``metrics/<model>.json``), the training log's
 params (``plots/train/<model>/params.yaml``, what the model was really trained with) and
-the data statistics (``metrics/data.json``). It keeps a model only if the experiment
-retrained it with a seed other than the main run's, and its metrics come from that
-training (the log's last training loss is the one in the metrics), and writes
-``<out>/seed<N>/<model>.json``: the experiment's metrics plus ``repeat`` (experiment
-name, seed, ``protocol``, a digest of every training param but the seed and of the data's
-checksum and counts, and ``machine``, what the training log says it ran on; the summary
-names the machines where a model's runs differ). Anything else is skipped with a line saying why.
+the data statistics (``reports/data.json``, or ``metrics/data.json`` in experiments run
+before it moved). It keeps a model only if the experiment retrained it with a seed other
+than the main run's, and its metrics come from that training (the log's last training
+loss is the one in the metrics), and writes ``<out>/seed<N>/<model>.json``: the
+experiment's metrics plus ``repeat`` (experiment name, seed, ``protocol``, a digest of
+every training param but the seed and of the data's checksum and counts, and ``machine``,
+what the training log says it ran on; the summary names the machines where a model's runs
+differ). Anything else is skipped with a line saying why.
 
 The summarise stage compares each repeat's ``protocol`` with the main run's and averages
 only those that match, so a repeat of another protocol can never pass for one of this.
@@ -43,6 +44,8 @@ from cnnbench.files import atomic_path
 #: Training params that do not change what is trained: how many steps go to the compiled
 #: function and XLA only change speed (and precision is *not* among these).
 SPEED_ONLY = ("steps_per_execution", "jit_compile")
+# The prepare stage's data summary in a revision: where dvc.yaml puts it, then where it was.
+DATA_SUMMARY, OLD_DATA_SUMMARY = "reports/data.json", "metrics/data.json"
 
 
 def protocol_digest(train_params: dict, data: dict) -> str:
@@ -74,6 +77,14 @@ def _read(path: str, rev: str | None, repo: str | None, parse):
                         ) from None
 
 
+def _read_data_summary(rev: str, repo: str | None) -> dict:
+    """The prepare stage's data summary at ``rev``, where it was before the move if needed."""
+    try:
+        return _read(DATA_SUMMARY, rev, repo, json.loads)["data"]
+    except DataError:
+        return _read(OLD_DATA_SUMMARY, rev, repo, json.loads)["data"]
+
+
 def experiment_names(repo: str | None = None) -> list[str]:
     """Names of the experiments derived from HEAD (``dvc exp list --name-only``)."""
     from dvc.repo import Repo
@@ -97,7 +108,7 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
     models = list(main_seeds)
     written = []
     for name in experiments:
-        data = _read("metrics/data.json", name, repo, json.loads)["data"]
+        data = _read_data_summary(name, repo)
         for model in models:
             try:
                 params = _read(f"plots/train/{model}/params.yaml", name, repo, yaml.safe_load)

@@ -4,9 +4,11 @@
     python -m cnnbench.review --base main --summary reports/summary.md \
         --figures plots/figures --out reports/review
 
-The review holds ``dvc params diff``, ``dvc metrics diff`` (both as Markdown), the working
-tree's summary tables, links to its figures, and ``dvc plots diff`` rendered as HTML
-(``<out>/plots/index.html``). Metrics and plot data are committed to git, so the base needs
+The review holds the comparison of ``python -m cnnbench.compare`` (the stale-results
+gate's verdict, each model's main numbers base -> working tree, the params that changed,
+the data), the working tree's summary tables, links to its figures, ``dvc plots diff``
+rendered as HTML (``<out>/plots/index.html``), and last every metric that changed
+(``dvc metrics diff``). Metrics and plot data are committed to git, so the base needs
 no local run. When ``--vega-dir`` holds vega, vega-lite and vega-embed builds (``make vega``
 puts them in ``.venv/share/vega``), the HTML uses copies of them and opens offline;
 otherwise it loads them from DVC's CDN.
@@ -18,13 +20,12 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from cnnbench.cli import run_stage
-from cnnbench.errors import CnnbenchError
+from cnnbench.compare import add_arguments, from_arguments, resolve
 from cnnbench.files import atomic_path
+from cnnbench.gate import dvc
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
@@ -41,31 +42,6 @@ PAGE = """<!DOCTYPE html>
 </body>
 </html>
 """
-
-
-def dvc(*args: str) -> str:
-    """Run a DVC command of this environment; its failure is a one-line error."""
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise CnnbenchError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else 'no output'}")
-    return result.stdout
-
-
-def check_revision(base: str) -> str:
-    """Refuse a revision that git or DVC could take for one of their options."""
-    if not base or base.startswith("-"):
-        raise CnnbenchError(f"--base {base!r} looks like a command-line option, not a git "
-                            "revision")
-    return base
-
-
-def resolve(base: str) -> str:
-    result = subprocess.run(["git", "rev-parse", "--short", "--verify", "--end-of-options",
-                             f"{base}^{{commit}}"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
-    return result.stdout.strip()
 
 
 def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
@@ -92,11 +68,13 @@ def _demote(markdown: str) -> str:
 
 
 def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
-           figures: str | os.PathLike, vega_dir: str | os.PathLike | None = None) -> Path:
-    """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path."""
+           figures: str | os.PathLike, compared: str,
+           vega_dir: str | os.PathLike | None = None) -> Path:
+    """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path.
+    ``compared`` is ``cnnbench.compare``'s Markdown, whose title is replaced."""
     out = Path(out)
-    short = resolve(check_revision(base))
-    params = dvc("params", "diff", base, "--md").strip() or "No params changed."
+    short = resolve(base)
+    compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
     metrics = dvc("metrics", "diff", base, "--md").strip() or "No metrics changed."
     with atomic_path(out) as tmp:
         tmp.mkdir()
@@ -114,14 +92,13 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
                  for p in sorted(figure_dir.glob("*.png"))] or [f"No figures in `{figures}`."]
         text = "\n".join([
             f"# cnnbench review: working tree against `{base}` ({short})", "",
-            "## Params", "", params, "",
-            "## Metrics", "", metrics, "",
+            compared, "",
             "## Summary of the working tree", "", summary_md, "",
             "## Figures", "", *links, "",
             "## Plots", "",
             f"[plots/index.html](plots/index.html): `dvc plots diff {base}`, the validation "
             f"curves and confusion matrices of `{base}` and the working tree side by side.",
-            "",
+            "", "## Every metric that changed (`dvc metrics diff`)", "", metrics, "",
         ])
         (tmp / "review.md").write_text(text)
     return out / "review.md"
@@ -141,8 +118,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vega-dir", default=None,
                         help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
                         "for an offline page (default: CDN scripts)")
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    path = review(args.base, args.out, args.summary, args.figures, args.vega_dir)
+    path = review(args.base, args.out, args.summary, args.figures, from_arguments(args),
+                  args.vega_dir)
     print(f"review: {path} and {Path(args.out) / 'plots' / 'index.html'}")
 
 

@@ -1,0 +1,89 @@
+"""Post a Markdown file as a pull request's comment, or update the one posted before.
+
+    GH_TOKEN=... python -m cnnbench.comment --repo owner/name --pr 12 comparison.md
+
+The comment starts with a hidden marker (``<!-- cnnbench-review -->``); a later run
+finds the comment holding it through the GitHub CLI (``gh api``) and edits it, so a pull
+request keeps one comparison, updated on every push. A text over GitHub's 65,536-character
+limit is cut at a line end, with a visible note saying so. Needs only the standard
+library and ``gh``, so the posting job installs nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError
+
+MARKER = "<!-- cnnbench-review -->"
+LIMIT = 65536  # GitHub's maximum comment body, in characters
+NOTE = ("\n\n---\n**Truncated:** this comparison is longer than a GitHub comment allows; "
+        "the job summary of this workflow run has all of it.\n")
+
+
+def fit(text: str, limit: int = LIMIT) -> str:
+    """The marker and ``text``, cut at a line end with the note when over ``limit``."""
+    body = f"{MARKER}\n{text}"
+    if len(body) <= limit:
+        return body
+    cut = body[:limit - len(NOTE)]
+    return cut[:cut.rfind("\n") if "\n" in cut else len(cut)] + NOTE
+
+
+def gh(*args: str) -> str:
+    """Run ``gh``; its failure is a one-line error."""
+    try:
+        result = subprocess.run(["gh", *args], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise CnnbenchError("the GitHub CLI `gh` is not installed") from None
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise CnnbenchError(f"gh {args[0]} {args[-1]} failed: "
+                            f"{lines[-1] if lines else 'no output'}")
+    return result.stdout
+
+
+def find(repo: str, pr: int) -> int | None:
+    """The id of the pull request's comment holding the marker, if there is one."""
+    pages = json.loads(gh("api", "--paginate", "--slurp",
+                          f"repos/{repo}/issues/{pr}/comments") or "[]")
+    ids = [c["id"] for page in pages for c in page if MARKER in (c.get("body") or "")]
+    return ids[0] if ids else None
+
+
+def post(repo: str, pr: int, text: str) -> str:
+    """Create or update the comment; return ``created`` or ``updated``."""
+    existing = find(repo, pr)
+    with tempfile.TemporaryDirectory() as folder:
+        payload = Path(folder) / "body.json"
+        payload.write_text(json.dumps({"body": fit(text)}))
+        if existing is None:
+            gh("api", "--method", "POST", "--input", str(payload),
+               f"repos/{repo}/issues/{pr}/comments")
+            return "created"
+        gh("api", "--method", "PATCH", "--input", str(payload),
+           f"repos/{repo}/issues/comments/{existing}")
+        return "updated"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.comment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", required=True, help="owner/name of the GitHub repository")
+    parser.add_argument("--pr", required=True, type=int, help="pull request number")
+    parser.add_argument("body", help="Markdown file to post")
+    args = parser.parse_args(argv)
+    try:
+        text = Path(args.body).read_text()
+    except OSError as err:
+        raise CnnbenchError(f"{args.body}: cannot read ({err.strerror})") from None
+    print(f"comment: {post(args.repo, args.pr, text)} on {args.repo}#{args.pr}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

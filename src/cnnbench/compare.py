@@ -1,0 +1,210 @@
+"""Compare the working tree's results with a base revision, in Markdown a reviewer can read.
+
+    python -m cnnbench.compare --base main [--out comparison.md]
+
+Prints (and with ``--out`` writes) whether the committed results are current (the stale-
+results gate, ``cnnbench.gate``), then per model, in the order of params.yaml's
+``models``: test accuracy, test loss, last-epoch training accuracy, seconds per epoch and
+inference throughput, base -> working tree with the change, and the seed report's number
+beside; then the params that changed (``dvc params diff``) and the data in one line
+(source, image counts, sha256). The base's results are read from git, so nothing needs
+to run or be pulled. The pull-request workflow posts this text as its comment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+from tabulate import tabulate
+
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError
+from cnnbench.files import atomic_path
+from cnnbench.gate import check, dvc, report
+from cnnbench.models import DISPLAY_NAMES
+from cnnbench.repeats import DATA_SUMMARY, OLD_DATA_SUMMARY
+
+#: (label, key in metrics/<model>.json, key in the seed report or None, decimals)
+ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
+        ("test loss", "test.loss", "test.loss", 4),
+        ("train accuracy, last epoch", "train.accuracy", "train.accuracy", 4),
+        ("seconds per epoch", "time.epoch_mean_s", "epoch_s", 1),
+        ("inference images/s", "throughput.infer_img_s", None, 0))
+MISSING = "–"
+
+
+def _get(record: dict | None, dotted: str):
+    """``record["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
+    for key in dotted.split("."):
+        if not isinstance(record, dict):
+            return None
+        record = record.get(key)
+    return record
+
+
+def resolve(base: str) -> str:
+    """The short commit id of ``base``; a one-line error if it is not a commit.
+
+    Called before ``base`` reaches any other git or DVC command: a value that looks like an
+    option (``--output=...``) is refused here, so it can never be taken for one."""
+    if not base or base.startswith("-"):
+        raise CnnbenchError(f"--base {base!r} looks like a command-line option, not a git "
+                            "revision")
+    result = subprocess.run(["git", "rev-parse", "--short", "--verify", "--end-of-options",
+                             f"{base}^{{commit}}"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
+    return result.stdout.strip()
+
+
+def git_text(base: str, path: str | Path) -> str | None:
+    """A file as committed at ``base``; None if it is not there."""
+    result = subprocess.run(["git", "show", f"{base}:{path}"], capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def git_json(base: str, path: str) -> dict | None:
+    """A JSON file as committed at ``base``; None if it is not there."""
+    text = git_text(base, path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise CnnbenchError(f"{path} at {base}: not valid JSON") from None
+
+
+def local_json(path: Path) -> dict | None:
+    """A JSON file of the working tree; None if it is not there."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise CnnbenchError(f"{path}: not valid JSON") from None
+
+
+def seed_value(reference: dict, model: str, key: str | None):
+    """The seed report's number for a row (its mean epoch time for seconds per epoch)."""
+    value = _get(reference.get("models", {}).get(model), key) if key else None
+    return sum(value) / len(value) if isinstance(value, list) and value else value
+
+
+def _fmt(value, decimals: int, sign: str = "") -> str:
+    return MISSING if value is None else f"{value:{sign},.{decimals}f}"
+
+
+def metrics_table(models: list[str], base: dict, head: dict, reference: dict) -> str:
+    """One row per model and metric: base, working tree, change, seed report."""
+    rows = []
+    for model in models:
+        for label, key, seed_key, decimals in ROWS:
+            old, new = _get(base.get(model), key), _get(head.get(model), key)
+            change = new - old if old is not None and new is not None else None
+            rows.append([DISPLAY_NAMES.get(model, model) if label == ROWS[0][0] else "", label,
+                         _fmt(old, decimals), _fmt(new, decimals),
+                         _fmt(change, decimals, "+") if change else ("=" if change == 0
+                                                                     else MISSING),
+                         _fmt(seed_value(reference, model, seed_key), decimals)])
+    return tabulate(rows, headers=["model", "metric", "base", "PR", "change", "seed report"],
+                    tablefmt="github", disable_numparse=True, colalign=("left", "left"))
+
+
+def params_table(base: str) -> str:
+    """``dvc params diff`` as a table of key, base and PR values; a line when none changed."""
+    diff = json.loads(dvc("params", "diff", base, "--json") or "{}")
+    rows = [[f"`{key}`", json.dumps(change.get("old")), json.dumps(change.get("new"))]
+            for changes in diff.values() for key, change in changes.items()]
+    if not rows:
+        return "No params changed."
+    return tabulate(rows, headers=["param", "base", "PR"], tablefmt="github",
+                    disable_numparse=True)
+
+
+def _data_text(summary: dict | None) -> str:
+    if summary is None:
+        return "no data summary"
+    data = summary["data"]
+    source = data.get("source") or {}
+    digest = source.get("sha256") or "no sha256"
+    return (f"{source.get('name', 'unknown source')}, {data['train']['count']:,} train / "
+            f"{data['test']['count']:,} test images, sha256 `{digest[:12]}`")
+
+
+def data_line(base: str, summary_path: Path) -> str:
+    """The data in one line: unchanged, or base -> working tree."""
+    old = git_json(base, str(summary_path)) or git_json(base, OLD_DATA_SUMMARY)
+    new, before = _data_text(local_json(summary_path)), _data_text(old)
+    return (f"**Data:** unchanged ({new})." if new == before
+            else f"**Data changed:** {before} → {new}.")
+
+
+def gate_text() -> str:
+    """The stale-results gate's verdict as Markdown."""
+    stale, also = check()
+    if not stale:
+        return "✅ **Results are current:** `dvc.lock` matches the code and params."
+    return ("⚠️ **Stale results:** these stages would rerun, so the numbers below are not "
+            "what this code and these params produce. Run `dvc repro` and commit "
+            "`dvc.lock` and its outputs.\n\n" + report(stale, also))
+
+
+def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
+               params_path: Path, details_url: str | None = None) -> str:
+    """The whole comparison as Markdown."""
+    short = resolve(base)
+    params = yaml.safe_load(params_path.read_text()) or {}
+    models = list(params.get("models") or {})
+    old_params = yaml.safe_load(git_text(base, params_path) or "{}") or {}
+    models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
+    base_metrics = {m: git_json(base, str(metrics_dir / f"{m}.json")) for m in models}
+    head = {m: local_json(metrics_dir / f"{m}.json") for m in models}
+    reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
+    parts = [f"## cnnbench: this pull request against `{base}` ({short})", "", gate_text(), "",
+             "### Results", "", metrics_table(models, base_metrics, head, reference), "",
+             f"Seed report: `{reference_path}` ({reference.get('machine', 'machine unknown')}).",
+             "", "### Params", "", params_table(base), "", data_line(base, summary_path), ""]
+    if details_url:
+        parts += [f"Plots of both revisions (`dvc plots diff`) and the full review: the "
+                  f"`review` artifact of [this run]({details_url}).", ""]
+    return "\n".join(parts)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The comparison's inputs, as options (shared with ``cnnbench.review``)."""
+    parser.add_argument("--metrics-dir", default="metrics", help="(default: %(default)s)")
+    parser.add_argument("--data-summary", default=DATA_SUMMARY, help="(default: %(default)s)")
+    parser.add_argument("--reference", default="reference/seed_report.yaml",
+                        help="(default: %(default)s)")
+    parser.add_argument("--params", default="params.yaml", help="(default: %(default)s)")
+    parser.add_argument("--details-url", default=None,
+                        help="link to where the plots are (the workflow run)")
+
+
+def from_arguments(args: argparse.Namespace) -> str:
+    """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
+    return comparison(args.base, Path(args.metrics_dir), Path(args.data_summary),
+                      Path(args.reference), Path(args.params), args.details_url)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="main", help="git revision to compare against "
+                        "(default: %(default)s)")
+    parser.add_argument("--out", default=None, help="also write the Markdown to this file")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    text = from_arguments(args)
+    if args.out:
+        with atomic_path(args.out, suffix=".md") as tmp:
+            Path(tmp).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

@@ -1,0 +1,108 @@
+"""Stale-results gate: fail when the committed results no longer match the code and params.
+
+    python -m cnnbench.gate
+
+Reads ``dvc status --json`` and lists each stage whose command, code, params or
+committed outputs differ from what ``dvc.lock`` recorded, with the reason, then the
+stages downstream of them that a ``dvc repro`` would also rerun; exits 1 if there is any.
+A file that is simply absent (``deleted``, ``not in cache``: data, models and other
+cached outputs of a clone that did not ``dvc pull``) is not a change, so the gate runs in
+a fresh clone without the DVC cache. A change to files no stage depends on (docs) passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from cnnbench.cli import run_stage
+from cnnbench.errors import CnnbenchError
+
+#: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
+ABSENT = ("deleted", "not in cache")
+SHOWN = 4  # reasons listed per stage; the rest are counted
+
+
+def _reasons(entries: list) -> list[str]:
+    """The changes in one stage's ``dvc status --json`` entries, absent files left out."""
+    reasons = []
+    for entry in entries:
+        if isinstance(entry, str):  # "changed command", "always changed"
+            reasons.append(entry)
+            continue
+        for kind, changes in entry.items():
+            for path, status in changes.items():
+                if isinstance(status, dict):  # params: {key: modified/new/deleted}
+                    reasons += [f"param {key} {how}" for key, how in status.items()]
+                elif status not in ABSENT:
+                    reasons.append(f"{kind.removeprefix('changed ')[:-1]} {path} {status}")
+    return reasons
+
+
+def stale_stages(status: dict) -> dict[str, list[str]]:
+    """``{stage: [reason, ...]}`` for the stages of a ``dvc status --json`` that changed."""
+    stale = {stage: _reasons(entries) for stage, entries in status.items()}
+    return {stage: reasons for stage, reasons in stale.items() if reasons}
+
+
+def downstream(stages: list[str]) -> list[str]:
+    """The stages that depend, directly or not, on ``stages`` (pipeline order)."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo() as repo:
+        graph = repo.index.graph  # edges point from a stage to the stages it depends on
+        names = {stage.addressing: stage for stage in graph}
+        order = [s.addressing for s in reversed(list(nx.topological_sort(graph)))]
+        after = set()
+        for name in stages:
+            if name in names:
+                after |= {s.addressing for s in nx.ancestors(graph, names[name])}
+    return [s for s in order if s in after and s not in stages]
+
+
+def dvc(*args: str) -> str:
+    """Run a DVC command of this environment; its failure is a one-line error."""
+    result = subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise CnnbenchError(f"dvc {' '.join(args)} failed: {lines[-1] if lines else 'no output'}")
+    return result.stdout
+
+
+def report(stale: dict[str, list[str]], also: list[str]) -> str:
+    """Markdown lines saying which stages are stale and why (empty when none is)."""
+    if not stale:
+        return ""
+    lines = [f"- `{stage}`: {', '.join(reasons[:SHOWN])}"
+             + (f" and {len(reasons) - SHOWN} more" if len(reasons) > SHOWN else "")
+             for stage, reasons in stale.items()]
+    if also:
+        lines.append(f"- and downstream: {', '.join(f'`{s}`' for s in also)}")
+    return "\n".join(lines)
+
+
+def check() -> tuple[dict[str, list[str]], list[str]]:
+    """The stale stages of the current project and the stages downstream of them."""
+    stale = stale_stages(json.loads(dvc("status", "--json") or "{}"))
+    return stale, downstream(list(stale)) if stale else []
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnnbench.gate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    stale, also = check()
+    if not stale:
+        print("gate: results are current (dvc.lock matches the code and params)")
+        return
+    print("gate: the committed results do not match the code and params; "
+          "run `dvc repro` and commit dvc.lock and its outputs. Stale stages:")
+    print(report(stale, also))
+    raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_stage(main))

@@ -1,0 +1,260 @@
+"""The pull-request workflow (.github/workflows/review.yml), checked without GitHub.
+
+The workflow validates against GitHub's schema and passes zizmor; its steps' own `run`
+commands (read from the file, so the test runs what the workflow runs) are run in a
+temporary git repo with a base and a pull-request commit (LeNet5 only, 1 epoch, a tiny
+archive): results current, then a param changed without rerunning, then the comment
+posted and updated through a fake `gh`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from archives import make_image_folder
+from helpers import ROOT, make_project, run, set_params
+
+WORKFLOW = ROOT / ".github" / "workflows" / "review.yml"
+BIN = Path(sys.executable).parent
+FAKE_GH = '''#!{python}
+"""A fake `gh api`: the comments live in the JSON file $FAKE_GH_STORE."""
+import json, os, sys
+args, store = sys.argv[1:], os.environ["FAKE_GH_STORE"]
+comments = json.load(open(store)) if os.path.exists(store) else []
+method = args[args.index("--method") + 1] if "--method" in args else "GET"
+path = args[-1]
+if method == "GET":
+    assert args[:3] == ["api", "--paginate", "--slurp"], args
+    print(json.dumps([comments]))
+else:
+    body = json.load(open(args[args.index("--input") + 1]))["body"]
+    if method == "POST":
+        comments.append({{"id": 100 + len(comments), "body": body, "path": path}})
+    else:
+        [c for c in comments if path.endswith(f"/comments/{{c['id']}}")][0]["body"] = body
+    json.dump(comments, open(store, "w"))
+'''
+
+
+def step(step_id: str) -> str:
+    """The `run` command of the workflow step with this id."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    return next(s["run"] for job in jobs.values() for s in job["steps"]
+                if s.get("id") == step_id)
+
+
+def run_step(step_id: str, repo: Path, check: bool = True, **env: str):
+    return run(["bash", "-e", "-c", step(step_id)], repo, check=check,
+               env={"BASE_SHA": "HEAD~1", "DETAILS_URL": "https://example.com/run/1", **env})
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """Base commit: LeNet5 for 1 epoch; pull-request commit: 2 epochs, rerun, committed."""
+    base = tmp_path_factory.mktemp("review")
+    archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2,
+                                fmt="tar.gz")
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        models={"lenet5": {}}, evaluate__batch_size=32)
+    for message, changes in (("base run", {}), ("lenet5: 2 epochs",
+                                                {"models__lenet5": {"epochs": 2}})):
+        set_params(repo, **changes)
+        run(["dvc", "repro"], repo)
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", message], repo)
+    return repo
+
+
+@pytest.fixture()
+def clone(project, tmp_path) -> Path:
+    """A fresh clone of the project, as the workflow checks it out: no DVC cache, no data."""
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], tmp_path)
+    return clone
+
+
+def test_workflow_is_valid_against_githubs_schema():
+    result = run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                  str(WORKFLOW)], ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflow_has_no_zizmor_findings_even_pedantic():
+    """Pinned actions, least permissions, no template injection, explained permissions."""
+    result = run([str(BIN / "zizmor"), "--offline", "--persona", "pedantic", str(WORKFLOW)],
+                 ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_only_the_comment_job_can_write_and_not_for_forks():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert workflow["permissions"] == {} and "pull_request_target" not in workflow[True]
+    writers = {name for name, job in workflow["jobs"].items()
+               if "write" in job["permissions"].values()}
+    assert writers == {"comment"}
+    assert "head.repo.full_name == github.repository" in workflow["jobs"]["comment"]["if"]
+
+
+def test_current_results_pass_the_gate_and_the_comparison_has_the_deltas(clone):
+    assert "results are current" in run_step("gate", clone).stdout
+    run_step("compare", clone)
+    text = (clone / "comparison.md").read_text()
+    base = json.loads(run(["git", "show", "HEAD~1:metrics/lenet5.json"], clone).stdout)
+    head = json.loads((clone / "metrics/lenet5.json").read_text())
+    loss_row = next(line for line in text.splitlines() if "| test loss" in line)
+    cells = [c.strip() for c in loss_row.strip("|").split("|")]
+    change = head["test"]["loss"] - base["test"]["loss"]
+    assert cells[2:] == [f"{base['test']['loss']:.4f}", f"{head['test']['loss']:.4f}",
+                         f"{change:+.4f}", "1.4734"]  # the seed report's LeNet5 test loss
+    assert "Results are current" in text
+    assert "| `models.lenet5.epochs` | null   | 2    |" in text
+    assert "**Data:** unchanged (images.tar.gz, 40 train / 20 test images" in text
+
+
+def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clone):
+    set_params(clone, models__lenet5={"epochs": 3})
+    run(["git", "commit", "-qam", "lenet5: 3 epochs, not rerun"], clone)
+    result = run_step("gate", clone, check=False)
+    assert result.returncode == 1
+    assert "- `train@lenet5`: param models.lenet5 modified" in result.stdout
+    assert "- `evaluate@lenet5`: param models.lenet5 modified" in result.stdout
+    run_step("compare", clone)
+    assert "Stale results" in (clone / "comparison.md").read_text()
+
+
+def test_a_code_change_names_the_stage_and_those_downstream(clone):
+    with (clone / "stages" / "prepare.py").open("a") as fh:
+        fh.write("# a changed line\n")
+    run(["git", "commit", "-qam", "prepare changed, not rerun"], clone)
+    result = run_step("gate", clone, check=False)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "- `prepare`: dep stages/prepare.py modified" in lines
+    downstream = next(line for line in lines if line.startswith("- and downstream: "))
+    assert set(re.findall(r"`([^`]+)`", downstream)) == {"train@lenet5", "evaluate@lenet5",
+                                                         "plot", "summarise"}
+
+
+def test_the_gate_ignores_absent_files_and_counts_the_rest():
+    from cnnbench.gate import stale_stages
+
+    status = {
+        "fetch": [{"changed outs": {"data/raw": "not in cache"}}],
+        "train@vgg16": [{"changed deps": {"data/prepared/cifar10.npz": "deleted"}},
+                        {"changed outs": {"models/vgg16.keras": "not in cache"}}],
+        "evaluate@vgg16": [{"changed outs": {"metrics/vgg16.json": "modified"}}],
+        "plot": ["changed command"],
+        "summarise": [{"changed deps": {"params.yaml": {"models": "modified"},
+                                        "src/cnnbench/summary.py": "modified"}}],
+    }
+    assert stale_stages(status) == {
+        "evaluate@vgg16": ["out metrics/vgg16.json modified"],
+        "plot": ["changed command"],
+        "summarise": ["param models modified", "dep src/cnnbench/summary.py modified"]}
+
+
+def test_pull_is_skipped_cleanly_without_a_remote(clone):
+    result = run_step("pull", clone)
+    assert "No DVC remote configured: nothing to pull" in result.stdout
+
+
+def test_a_docs_only_change_passes_the_gate(clone):
+    (clone / "docs").mkdir()
+    (clone / "docs" / "note.md").write_text("A note.\n")
+    (clone / "README.md").write_text("Changed.\n")
+    run(["git", "add", "-A"], clone)
+    run(["git", "commit", "-qm", "docs"], clone)
+    assert run_step("gate", clone).returncode == 0
+
+
+def test_metrics_diff_lists_model_metrics_only(project):
+    shown = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--all", "--json"],
+                           project).stdout)
+    assert set(shown) == {"metrics/lenet5.json"}
+
+
+def test_the_comment_is_created_then_updated(clone, tmp_path):
+    fake = tmp_path / "bin" / "gh"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_GH.format(python=sys.executable))
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    store = tmp_path / "comments.json"
+    env = {"PATH": f"{fake.parent}:{BIN}:/usr/bin:/bin", "FAKE_GH_STORE": str(store),
+           "GITHUB_REPOSITORY": "owner/cnnbench", "PR_NUMBER": "7"}
+    (clone / "comparison.md").write_text("first\n")
+    assert "created on owner/cnnbench#7" in run_step("post", clone, **env).stdout
+    (clone / "comparison.md").write_text("second\n")
+    assert "updated on owner/cnnbench#7" in run_step("post", clone, **env).stdout
+    comments = json.loads(store.read_text())
+    assert [(c["path"], c["body"]) for c in comments] == [
+        ("repos/owner/cnnbench/issues/7/comments", "<!-- cnnbench-review -->\nsecond\n")]
+
+
+def test_a_long_comparison_is_cut_with_a_visible_note():
+    from cnnbench.comment import LIMIT, MARKER, fit
+
+    body = fit("| a row of a long table |\n" * 5000)
+    assert len(body) <= LIMIT and body.startswith(MARKER)
+    assert body.rstrip().endswith("the job summary of this workflow run has all of it.")
+    assert "| a row of a long table |\n\n---\n**Truncated:**" in body
+    assert fit("short") == f"{MARKER}\nshort"
+
+
+def _exp_row(name: str, lr: float, accuracy: float) -> dict:
+    """One row of `dvc exp show --json` with the five models' metrics."""
+    models = ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+    return {"rev": "f" * 40, "name": name, "data": {
+        "params": {"params.yaml": {"data": {"train": {"learning_rate": lr, "batch_size": 32},
+                                            "models": {m: {} for m in models}}}},
+        "metrics": {f"metrics/{m}.json": {"data": {"test": {"accuracy": accuracy + i / 10}}}
+                    for i, m in enumerate(models)}}}
+
+
+def test_five_models_of_experiments_fit_in_120_columns():
+    from cnnbench.experiments import table
+
+    baseline = {**_exp_row("main", 0.001, 0.4), "experiments": [
+        {"revs": [_exp_row(f"an-experiment-with-a-long-name-{i}", 0.001 * i, 0.3)]}
+        for i in range(2, 4)]}
+    text = table([baseline], ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"],
+                 "test.accuracy")
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 120, text
+    assert lines[2].split() == ["experiment", "LeNet5", "AlexNet8", "VGG16", "Inception10",
+                                "ResNet18", "changed", "params"]
+    row = next(line for line in lines if "long-name-2" in line)
+    assert row.split() == ["└", "an-experiment-with-a-long-name-2", "0.3000", "0.4000",
+                           "0.5000", "0.6000", "0.7000", "train.learning_rate=0.002"]
+
+
+def test_experiments_command_on_two_real_experiments(clone):
+    for name, value in (("lr2", "0.002"), ("b16", "16")):
+        key = "train.learning_rate" if name == "lr2" else "train.batch_size"
+        run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"{key}={value}"], clone)
+    text = run([sys.executable, "-m", "cnnbench.experiments"], clone).stdout
+    assert max(map(len, text.splitlines())) <= 120, text
+    assert {"└ lr2", "└ b16"} <= {line[:5] for line in text.splitlines()}
+    lr2 = next(line for line in text.splitlines() if line.startswith("└ lr2"))
+    assert "train.batch_size=32 train.learning_rate=0.002" in lr2
+
+
+def test_repeats_read_the_data_summary_where_an_older_experiment_has_it(monkeypatch):
+    """Experiments run before the data summary left metrics/ still have it there."""
+    from cnnbench import repeats
+    from cnnbench.errors import DataError
+
+    def read(path, rev, repo, parse):
+        if path != "metrics/data.json":
+            raise DataError(f"{path} in experiment {rev!r}: cannot read")
+        return {"data": {"train": {"count": 3}}}
+
+    monkeypatch.setattr(repeats, "_read", read)
+    assert repeats._read_data_summary("seed1", None) == {"train": {"count": 3}}
