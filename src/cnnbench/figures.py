@@ -7,7 +7,12 @@
 - ``test_accuracy``: test accuracy per model, beside the seed's;
 - ``accuracy_vs_params``: test accuracy against parameter count;
 - ``accuracy_vs_time``: test accuracy against training wall time;
+- ``accuracy_vs_macs``: test accuracy against forward multiply-accumulates per image;
 - ``val_accuracy``: validation accuracy per epoch of every model on one chart.
+
+Each model has one colour in every figure (``model_colours``): its key's CRC-32 picks a
+slot of the 20-colour ``tab20`` palette, the next free slot when two keys meet (in the
+order of the run's models), so a model keeps its colour across figures and revisions.
 
 Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 """
@@ -15,6 +20,7 @@ Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +44,19 @@ from cnnbench.results import (  # noqa: E402
 STYLE = ["science", "no-latex", "grid"]
 DPI = 200
 COMPARISON_SIZE = (4.2, 3.0)
+
+
+def model_colours(models: list[str]) -> dict[str, tuple]:
+    """One colour per model: the ``tab20`` slot of the key's CRC-32, or the next free one."""
+    palette = matplotlib.colormaps["tab20"].colors
+    colours, taken = {}, set()
+    for model in models:
+        slot = zlib.crc32(model.encode()) % len(palette)
+        while slot in taken and len(taken) < len(palette):
+            slot = (slot + 1) % len(palette)
+        taken.add(slot)
+        colours[model] = palette[slot]
+    return colours
 
 
 def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE):
@@ -98,7 +117,9 @@ def plot_test_accuracy(metrics: pd.DataFrame, reference: dict, subtitle: str) ->
 def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title: str,
                           subtitle: str, plain_ticks: bool = False) -> plt.Figure:
     fig, ax = _figure(subtitle)
-    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3)
+    colours = model_colours(list(metrics.index))
+    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3,
+               c=[colours[m] for m in metrics.index])
     for i, (_, row) in enumerate(metrics.iterrows()):  # labels alternate above and below
         ax.annotate(row["name"], (row[column], row["test.accuracy"]), fontsize=6,
                     xytext=(4, 4 if i % 2 == 0 else -9), textcoords="offset points")
@@ -116,8 +137,10 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
 
 def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str) -> plt.Figure:
     fig, ax = _figure(subtitle)
+    colours = model_colours(list(names.index))
     for model, rows in history.groupby("model", sort=False):
-        ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model])
+        ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model],
+                color=colours[model])
     _epoch_axis(ax, history["epoch"])
     ax.set_ylim(0, 1)
     ax.set_ylabel("Validation accuracy")
@@ -152,6 +175,10 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
                                     "Test accuracy against training time", subtitle,
                                     plain_ticks=True),
               tmp, "accuracy_vs_time", svg=True)
+        _save(plot_accuracy_against(metrics, "flops.macs",
+                                    "Forward multiply-accumulates per image (log scale)",
+                                    "Test accuracy against compute", subtitle),
+              tmp, "accuracy_vs_macs", svg=True)
         _save(plot_val_accuracy(history, metrics["name"], subtitle), tmp, "val_accuracy",
               svg=True)
         written = sorted(p.name for p in tmp.iterdir())

@@ -11,6 +11,8 @@ from keras import layers
 
 from cnnbench.models.blocks import apply_conv_bn_relu, apply_dense_head, image_input
 
+DISPLAY_NAME = "AlexNet8"
+
 #: One row per conv layer: (filters, padding, batch norm, max pool after it).
 CONV_LAYERS = (
     (96, "valid", True, True),

@@ -17,6 +17,8 @@ from keras import layers
 
 from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
 
+DISPLAY_NAME = "Inception10"
+
 STEM_FILTERS = 16
 NUM_BLOCKS = 2
 MODULES_PER_BLOCK = 2

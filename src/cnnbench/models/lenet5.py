@@ -10,6 +10,8 @@ from keras import layers
 
 from cnnbench.models.blocks import apply_classifier, image_input
 
+DISPLAY_NAME = "LeNet5"
+
 #: (filters, kernel size) of each conv block; each is followed by 2x2 max pooling.
 CONV_BLOCKS = ((6, 5), (16, 5))
 DENSE_UNITS = (120, 84)

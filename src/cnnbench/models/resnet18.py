@@ -13,6 +13,8 @@ from keras import layers
 
 from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
 
+DISPLAY_NAME = "ResNet18"
+
 STEM_FILTERS = 64
 BLOCKS_PER_STAGE = (2, 2, 2, 2)
 L2_PENALTY = 0.01

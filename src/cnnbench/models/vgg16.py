@@ -11,6 +11,8 @@ from keras import layers
 
 from cnnbench.models.blocks import apply_conv_bn_relu, apply_dense_head, image_input
 
+DISPLAY_NAME = "VGG16"
+
 #: One row per block: (filters, number of 3x3 conv layers).
 CONFIG = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 DENSE_UNITS = (512, 512)
