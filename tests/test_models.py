@@ -9,11 +9,11 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import DEFAULT_PARAMS, SEED_REFERENCE
 
 from cnnbench import models
 from cnnbench.errors import CnnbenchError
 from cnnbench.flops import count_macs
-from helpers import DEFAULT_PARAMS, SEED_REFERENCE
 
 
 def _count(weights) -> int:

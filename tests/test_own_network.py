@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from archives import make_image_folder
 from helpers import ROOT, make_project, ran_stages, run
 
@@ -23,7 +22,7 @@ ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
 
 
 def _env(repo: Path) -> dict[str, str]:
@@ -54,7 +53,7 @@ def own(tmp_path_factory) -> dict:
     (repo / "src/cnnbench/models/mynet.py").write_text(code)
     params = repo / "params.yaml"
     params.write_text(re.sub(r"^models:\n(  .*\n)*", lambda m: m[0] + line,
-                             params.read_text(), count=1, flags=re.M))  # the section's end
+                             params.read_text(), count=1, flags=re.MULTILINE))  # the section's end
     planned = _pending(repo)  # `dvc repro --dry` stops at evaluate@mynet's missing model
     _dvc(repo, "repro")
     run(["git", "add", "-A"], repo)

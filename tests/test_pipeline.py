@@ -29,8 +29,9 @@ MODELS = list(DEFAULT_PARAMS["models"])  # the project's models, in its order
 FIGURES = {f"{m}_curves.png" for m in MODELS} | {
     f"{c}.{ext}" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
                            "accuracy_vs_macs", "val_accuracy") for ext in ("png", "svg")}
-METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "train.accuracy", "test.loss",
-               "test.accuracy", "time.train_s", "time.epoch_mean_s", "throughput.infer_img_s"]
+METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "train.accuracy",
+               "test.loss", "test.accuracy", "time.train_s", "time.epoch_mean_s",
+               "throughput.infer_img_s"]
 
 
 @pytest.fixture(scope="module")

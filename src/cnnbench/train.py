@@ -44,7 +44,8 @@ def seed_everything(seed: int) -> None:
 
 def compile_model(name: str, num_classes: int, params: TrainParams,
                   steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
-    """Build network ``name`` (a model key, a project .py file or a module) under ``params.precision`` and compile it for training.
+    """Build network ``name`` (a model key, a project .py file or a module) under
+    ``params.precision`` and compile it for training.
 
     Returns ``(trainee, model)``: ``model`` is the architecture alone, the one to save;
     ``trainee`` is what ``fit`` trains, ``model`` behind the recipe's augmentation layers,
