@@ -126,7 +126,8 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "params": table["params.total"].map(lambda v: f"{int(v):,}"),
         "trainable": table["params.trainable"].map(lambda v: f"{int(v):,}"),
         "non-trainable": table["params.non_trainable"].map(lambda v: f"{int(v):,}"),
-        "MMACs / image": table["flops.macs"].map(lambda v: _num(v / 1e6 if v else None, 2)),
+        "MMACs / image": pd.Series(table.get("flops.macs"), index=table.index,  # may be absent
+                                   dtype="float64").map(lambda v: _num(v / 1e6, 2)),
         "train img/s": table["throughput.train_img_s"].map(lambda v: _num(v, 1)),
         "inference img/s": table["throughput.infer_img_s"].map(lambda v: _num(v, 1)),
     })
