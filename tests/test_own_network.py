@@ -146,3 +146,14 @@ def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
         assert _pending(variant) == {"train@resnet18", "train_variant@resnet18_b16"}
     finally:
         run(["git", "checkout", "--", "src"], variant)
+
+
+def test_each_model_keeps_one_distinct_colour_when_others_are_added():
+    from cnnbench.figures import model_colours
+    from cnnbench.models import available
+
+    before = model_colours(available())
+    after = model_colours([*available(), "mynet", "resnet18_bf16"])
+    assert len(set(after.values())) == len(after)
+    assert {k: after[k] for k in before} == before  # adding a model moves no colour
+    assert model_colours(["lenet5"])["lenet5"] == before["lenet5"]
