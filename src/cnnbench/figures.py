@@ -11,8 +11,10 @@
 - ``val_accuracy``: validation accuracy per epoch of every model on one chart.
 
 Each model has one colour in every figure (``model_colours``): its key's CRC-32 picks a
-slot of the 20-colour ``tab20`` palette, the next free slot when two keys meet (in the
-order of the run's models), so a model keeps its colour across figures and revisions.
+slot of the 20-colour ``tab20`` palette, the next free slot when that one is taken by a
+model listed before it in params.yaml. Colours come from the whole list, run or not yet,
+so a model keeps its colour in every figure, and across revisions while the models before
+it stay: adding a model at the end moves no other colour.
 
 Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 """
@@ -115,9 +117,9 @@ def plot_test_accuracy(metrics: pd.DataFrame, reference: dict, subtitle: str) ->
 
 
 def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title: str,
-                          subtitle: str, plain_ticks: bool = False) -> plt.Figure:
+                          subtitle: str, colours: dict[str, tuple],
+                          plain_ticks: bool = False) -> plt.Figure:
     fig, ax = _figure(subtitle)
-    colours = model_colours(list(metrics.index))
     ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3,
                c=[colours[m] for m in metrics.index])
     for i, (_, row) in enumerate(metrics.iterrows()):  # labels alternate above and below
@@ -135,9 +137,9 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
     return fig
 
 
-def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str) -> plt.Figure:
+def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str,
+                      colours: dict[str, tuple]) -> plt.Figure:
     fig, ax = _figure(subtitle)
-    colours = model_colours(list(names.index))
     for model, rows in history.groupby("model", sort=False):
         ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model],
                 color=colours[model])
@@ -155,6 +157,7 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
     """Write every figure into ``out_dir`` (replaced as a whole); return the file names.
 
     Models without metrics yet are left out."""
+    colours = model_colours(models)
     models, _ = split_by_results(models, metrics_dir)
     subtitle = describe_run(models, logs_dir, data_metrics)
     metrics = load_metrics(models, metrics_dir)
@@ -168,18 +171,18 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
                   f"{model}_curves")
         _save(plot_test_accuracy(metrics, reference, subtitle), tmp, "test_accuracy", svg=True)
         _save(plot_accuracy_against(metrics, "params.total", "Parameters (log scale)",
-                                    "Test accuracy against model size", subtitle),
+                                    "Test accuracy against model size", subtitle, colours),
               tmp, "accuracy_vs_params", svg=True)
         _save(plot_accuracy_against(metrics, "time.train_s",
                                     "Training wall time, s (log scale)",
                                     "Test accuracy against training time", subtitle,
-                                    plain_ticks=True),
+                                    colours, plain_ticks=True),
               tmp, "accuracy_vs_time", svg=True)
         _save(plot_accuracy_against(metrics, "flops.macs",
                                     "Forward multiply-accumulates per image (log scale)",
-                                    "Test accuracy against compute", subtitle),
+                                    "Test accuracy against compute", subtitle, colours),
               tmp, "accuracy_vs_macs", svg=True)
-        _save(plot_val_accuracy(history, metrics["name"], subtitle), tmp, "val_accuracy",
-              svg=True)
+        _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
+              "val_accuracy", svg=True)
         written = sorted(p.name for p in tmp.iterdir())
     return written
