@@ -18,7 +18,7 @@ from cnnbench.cli import run_stage
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="registered model name, e.g. resnet18")
+    parser.add_argument("model", help="entry of models or variants in the params, e.g. resnet18")
     parser.add_argument("--model", dest="model_file", required=True,
                         help=".keras file written by the train stage")
     parser.add_argument("--data", required=True, help=".npz written by the prepare stage")

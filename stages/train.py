@@ -1,7 +1,8 @@
 """Stage `train@<model>`: train one model with its params and log every epoch.
 
 The params are `train` in params.yaml, then the recipe `train.recipe` names (an entry of
-`recipes`), then the model's overrides under `models.<model>`.
+`recipes`), then the model's overrides under `models.<model>` (or `variants.<model>`,
+whose `architecture` names the network's file).
 Keras shows progress; DVCLive writes per-epoch loss, accuracy and wall time. After every
 epoch a checkpoint is saved; if the run is killed, running it again resumes from the last
 finished epoch. Example:
@@ -19,7 +20,7 @@ from cnnbench.cli import run_stage
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="registered model name, e.g. resnet18")
+    parser.add_argument("model", help="entry of models or variants in the params, e.g. resnet18")
     parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
     parser.add_argument("--model-out", required=True, help=".keras file to write")
     parser.add_argument("--log-dir", required=True, help="DVCLive folder to write")
@@ -32,11 +33,13 @@ def main(argv=None):
 
     from cnnbench.config import load_params
 
-    params = load_params(args.params).train_for(args.model)  # fail fast, before importing Keras
+    all_params = load_params(args.params)
+    params = all_params.train_for(args.model)  # fail fast, before importing Keras
 
     from cnnbench.train import train
 
-    train(args.model, args.data, args.model_out, args.log_dir, args.checkpoint_dir, params)
+    train(args.model, args.data, args.model_out, args.log_dir, args.checkpoint_dir, params,
+          architecture=all_params.architectures[args.model])
     print(f"train {args.model}: saved {args.model_out}")
 
 

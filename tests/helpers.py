@@ -15,6 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+#: The seed report's numbers per model (reference/seed_report.yaml).
+SEED_REFERENCE = yaml.safe_load((ROOT / "reference" / "seed_report.yaml").read_text())["models"]
 # What a fresh clone of the project holds that `dvc repro` needs.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
                  ".dvc/config", ".dvc/.gitignore", ".gitignore"]

@@ -36,11 +36,13 @@ def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
 
 
 def test_bench_rejects_an_unknown_model_in_one_line():
+    from cnnbench.models import available
+
     result = bench("--models", "lenet5,resnet50")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
-        "--models: unknown model resnet50; known models: lenet5, alexnet8, vgg16, "
-        "inception10, resnet18")
+        "--models: unknown model 'resnet50' (did you mean 'resnet18'?); known models: "
+        + ", ".join(available()))
 
 
 def test_bench_windows_must_be_whole_executions():

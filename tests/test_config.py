@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_project_params_are_valid_and_follow_the_seed_protocol():
     params = load_params(ROOT / "params.yaml")
-    assert list(params.models) == ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+    assert list(params.models) == list(yaml.safe_load((ROOT / "params.yaml").read_text())
+                                       ["models"])
+    assert params.architectures == {m: m for m in params.models}
     seed = params.train_for("resnet18")
     assert (seed.optimizer, seed.learning_rate, seed.batch_size, seed.epochs) == ("adam", 0.001,
                                                                                  32, 5)
@@ -107,10 +109,34 @@ def test_bad_recipes_name_the_key_and_value(changes, message):
                                        r"mixed_bfloat16, got 'bfloat16'"),
     ({"train__steps_per_execution": 0}, r"train\.steps_per_execution must be a positive"),
     ({"train__jit_compile": "yes"}, r"train\.jit_compile must be true or false or null"),
+    ({"models__vgg16": {"architecture": "x.py"}}, r"models\.vgg16\.architecture: a model's "
+                                                   r"network is its key"),
+    ({"variants__big": {"epochs": 2}}, r"variants\.big\.architecture must be the path of a "
+                                       r"\.py file in the project .*got None"),
+    ({"variants__big": {"architecture": "resnet18"}}, r"variants\.big\.architecture must be"),
+    ({"variants__big": {"architecture": "../x.py"}}, r"variants\.big\.architecture: "
+                                                     r"'\.\./x\.py' is outside the project"),
+    ({"variants__big": {"architecture": "nets/none.py"}}, r"'nets/none\.py': no such file"),
+    ({"variants__vgg16": {"architecture": "src/cnnbench/models/vgg16.py"}},
+     r"variants\.vgg16: 'vgg16' is already an entry of models"),
+    ({"variants__Big-1": {"architecture": "src/cnnbench/models/vgg16.py"}},
+     r"variants\.Big-1: names are lowercase letters, digits and _"),
+    ({"variants": [1]}, r"variants must map names to"),
 ])
-def test_bad_params_name_the_key_and_value(changes, message):
+def test_bad_params_name_the_key_and_value(changes, message, monkeypatch):
+    monkeypatch.chdir(ROOT)  # architecture paths are relative to the project
     with pytest.raises(ParamsError, match=message):
         parse_params(changed_params(**changes))
+
+
+def test_a_variant_trains_another_entrys_network_under_its_own_key(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    params = parse_params(changed_params(variants={"resnet18_bf16": {
+        "architecture": "src/cnnbench/models/resnet18.py", "precision": "mixed_bfloat16"}}))
+    assert list(params.models)[-2:] == ["resnet18", "resnet18_bf16"]
+    assert params.architectures["resnet18_bf16"] == "src/cnnbench/models/resnet18.py"
+    assert params.train_for("resnet18_bf16").precision == "mixed_bfloat16"
+    assert params.train_for("resnet18").precision == "float32"
 
 
 def test_missing_and_malformed_params_files_name_the_file(tmp_path):

@@ -1,41 +1,52 @@
-"""The five networks: exact parameter counts of the seed report, naming, registry errors."""
+"""The networks: discovery, exact parameter counts of the seed report, naming, errors,
+networks outside the package and the multiply-accumulate count."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+from helpers import DEFAULT_PARAMS, SEED_REFERENCE
 
 from cnnbench import models
 from cnnbench.errors import CnnbenchError
-
-# Total, trainable, non-trainable, from the seed report's model summaries.
-SEED_PARAMS = {
-    "lenet5": (62_006, 62_006, 0),
-    "alexnet8": (9_639_178, 9_638_474, 704),
-    "vgg16": (15_262_026, 15_253_578, 8_448),
-    "inception10": (121_418, 120_234, 1_184),
-    "resnet18": (11_183_562, 11_173_962, 9_600),
-}
+from cnnbench.flops import count_macs
 
 
 def _count(weights) -> int:
     return sum(int(np.prod(w.shape)) for w in weights)
 
 
-@pytest.mark.parametrize("name", list(SEED_PARAMS))
+@pytest.mark.parametrize("name", list(SEED_REFERENCE))
 def test_parameter_counts_equal_the_seed_report(name):
     model = models.build(name)
-    total, trainable, non_trainable = SEED_PARAMS[name]
-    assert model.count_params() == total
-    assert _count(model.trainable_weights) == trainable
-    assert _count(model.non_trainable_weights) == non_trainable
+    counts = SEED_REFERENCE[name]["params"]
+    assert model.count_params() == counts["total"]
+    assert _count(model.trainable_weights) == counts["trainable"]
+    assert _count(model.non_trainable_weights) == counts["non_trainable"]
 
 
-def test_registry_lists_the_five_seed_models_in_report_order():
-    assert list(models.MODELS) == list(SEED_PARAMS)
+def test_every_module_with_build_is_a_model_and_helpers_are_not():
+    folder = Path(models.__file__).parent
+    with_build = {p.stem for p in folder.glob("[!_]*.py")
+                  if any(isinstance(n, ast.FunctionDef) and n.name == "build"
+                         for n in ast.parse(p.read_text()).body)}
+    assert models.available() == sorted(with_build)
+    assert "blocks" not in models.available() and (folder / "blocks.py").is_file()
+    assert set(SEED_REFERENCE) <= set(models.available())
+
+
+def test_params_list_the_seed_models_in_the_seed_reports_order():
+    assert list(DEFAULT_PARAMS["models"])[:len(SEED_REFERENCE)] == list(SEED_REFERENCE)
+
+
+def test_display_names_come_from_the_module_or_the_key(tmp_path):
+    assert [models.display_name(m) for m in SEED_REFERENCE] == [
+        "LeNet5", "AlexNet8", "VGG16", "Inception10", "ResNet18"]
+    assert models.display_name("resnet18_bf16") == "resnet18_bf16"
 
 
 @pytest.mark.parametrize("name", ["lenet5", "inception10"])
@@ -60,10 +71,75 @@ def test_unknown_model_name_suggests_the_closest():
         models.build("resnet19")
 
 
+TINY_NET = """
+import keras
+from keras import layers
+
+def build(num_classes=10, input_shape=(32, 32, 3)):
+    inputs = keras.Input(input_shape)
+    x = layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    return keras.Model(inputs, layers.Dense(num_classes, name="out")(layers.Flatten()(x)))
+"""
+
+
+def test_a_project_file_is_built_and_paths_outside_or_odd_names_are_refused(tmp_path,
+                                                                           monkeypatch):
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "tiny.py").write_text(TINY_NET)
+    (tmp_path / "outside.py").write_text(TINY_NET)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "nets").symlink_to(tmp_path / "nets")
+    monkeypatch.chdir(tmp_path)
+    model = models.build("nets/tiny.py", num_classes=3, input_shape=(8, 8, 3))
+    assert model.output.shape[-1] == 3 and model.get_layer("conv").filters == 4
+    monkeypatch.chdir(project)
+    for spec, message in (("../outside.py", "outside the project"),
+                          ("nets/tiny.py", "outside the project"),  # a link out of it
+                          ("os;rm", "unknown model"), ("a.b-c", "nor a dotted module name"),
+                          ("none.py", "no such file")):
+        with pytest.raises(CnnbenchError, match=message):
+            models.build(spec)
+
+
+def test_an_installed_module_is_built_by_its_dotted_name(tmp_path, monkeypatch):
+    (tmp_path / "tinypkg").mkdir()
+    (tmp_path / "tinypkg" / "__init__.py").write_text("")
+    (tmp_path / "tinypkg" / "net.py").write_text(TINY_NET)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert models.build("tinypkg.net", num_classes=5).output.shape[-1] == 5
+    with pytest.raises(CnnbenchError, match="No module named 'tinypkg.none'"):
+        models.build("tinypkg.none")
+
+
+def test_macs_of_lenet5_equal_a_hand_count():
+    # conv 5x5x3->6 on 28x28, conv 5x5x6->16 on 10x10, dense 400->120->84->10
+    hand = 28 * 28 * 6 * 5 * 5 * 3 + 10 * 10 * 16 * 5 * 5 * 6 + 400 * 120 + 120 * 84 + 84 * 10
+    assert count_macs(models.build("lenet5")) == hand == 651_720
+
+
+def test_macs_of_grouped_depthwise_separable_transposed_and_dense_layers():
+    layers = keras.layers
+    inputs = keras.Input((8, 8, 4))
+    x = layers.Conv2D(8, 3, groups=2, name="grouped")(inputs)                 # 6x6 out
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same")(x)     # 6x6x16
+    x = layers.SeparableConv2D(4, 3)(x)                                      # 4x4x4
+    x = layers.Conv2DTranspose(2, 2, strides=2)(x)                           # 8x8x2
+    x = layers.BatchNormalization()(layers.MaxPooling2D()(x))                # 4x4x2
+    x = layers.Dense(3)(x)                                                   # per position
+    model = keras.Model(inputs, layers.Dense(5)(layers.Flatten()(x)))
+    hand = (6 * 6 * 8 * 3 * 3 * 4 // 2          # grouped conv: half the input channels
+            + 6 * 6 * 16 * 3 * 3               # depthwise
+            + 4 * 4 * 16 * 3 * 3 + 4 * 4 * 16 * 4  # separable: depthwise, then pointwise
+            + 4 * 4 * 4 * 2 * 2 * 2            # transposed: each input position scatters
+            + 4 * 4 * 2 * 3 + 48 * 5)          # dense at 16 positions, then 48 -> 5
+    assert count_macs(model) == hand
+
+
 def test_model_modules_are_backend_neutral():
     """Model code imports keras only, never a backend, so it also runs on JAX or torch."""
     folder = Path(models.__file__).parent
-    for path in folder.glob("*.py"):
+    for path in folder.glob("*.py"):  # every network and helper of the package
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]

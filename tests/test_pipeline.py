@@ -20,15 +20,18 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import ROOT, environment, make_project, ran_stages, run, set_params
+from helpers import DEFAULT_PARAMS, ROOT, environment, make_project, ran_stages, run, set_params
+
+from cnnbench import models as registry
 
 VEGA_DIR = ROOT / ".venv" / "share" / "vega"
-FIGURES = {f"{m}_curves.png" for m in ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
-           } | {f"{c}.{ext}" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
-                                       "val_accuracy") for ext in ("png", "svg")}
-MODELS = ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
-METRIC_KEYS = ["params.total", "params.trainable", "train.loss", "train.accuracy", "test.loss",
-               "test.accuracy", "time.train_s", "time.epoch_mean_s", "throughput.infer_img_s"]
+MODELS = list(DEFAULT_PARAMS["models"])  # the project's models, in its order
+FIGURES = {f"{m}_curves.png" for m in MODELS} | {
+    f"{c}.{ext}" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
+                           "accuracy_vs_macs", "val_accuracy") for ext in ("png", "svg")}
+METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "train.accuracy",
+               "test.loss", "test.accuracy", "time.train_s", "time.epoch_mean_s",
+               "throughput.infer_img_s"]
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +258,7 @@ def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
          "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
          page.as_uri()], capture_output=True, text=True, timeout=180)
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', result.stdout)
-    expected = 2 + 2 * len(MODELS)  # val curves; confusion matrix and per-class bars per model
+    expected = 2 * len(MODELS)  # a confusion matrix and per-class bars per model
     assert len(canvases) == expected, result.stderr[-2000:]
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
     pngs = [f for f in FIGURES if f.endswith(".png")]
@@ -324,18 +327,26 @@ def _closure(start: set[Path]) -> set[Path]:
 
 
 def test_each_stage_depends_on_exactly_the_source_files_it_imports():
-    """dvc.yaml's code deps equal the import closure of each stage script (plus the model's
-    own module, which the registry imports lazily), so only what a stage reads reruns it."""
+    """dvc.yaml's code deps equal the import closure of each stage script (plus the network's
+    own file, which the registry imports lazily), so only what a stage reads reruns it.
+    Foreach stages are checked for every model of the package (``models``) and for a
+    variant whose architecture is a package model's file (``variants``)."""
     text = (ROOT / "dvc.yaml").read_text()
     for key, value in yaml.safe_load(text)["vars"][0].items():
         text = text.replace("${" + key + "}", value)
     stages = yaml.safe_load(text)["stages"]
+    lenet5 = "src/cnnbench/models/lenet5.py"
     for name, stage in stages.items():
-        for model in (MODELS if "foreach" in stage else [None]):
+        entries = {"${models}": [(m, m) for m in registry.available()],
+                   "${variants}": [("lenet5_variant", lenet5)]}.get(stage.get("foreach"),
+                                                                    [(None, None)])
+        for model, architecture in entries:
             body = stage.get("do", stage)
-            deps = {d.replace("${key}", model or "") for d in body["deps"]}
+            deps = {d.replace("${key}", model or "").replace("${item.architecture}", lenet5)
+                    for d in body["deps"]}
             declared = {ROOT / d for d in deps if d.endswith(".py")}
-            script = ROOT / "stages" / f"{name}.py"
-            roots = {script} | ({_module_file(f"cnnbench.models.{model}")}
-                                if name == "train" else set())
+            script = ROOT / "stages" / f"{name.removesuffix('_variant')}.py"
+            network = (ROOT / architecture if architecture.endswith(".py")
+                       else _module_file(f"cnnbench.models.{architecture}")) if model else None
+            roots = {script} | ({network} if name.startswith("train") else set())
             assert declared == _closure(roots), f"{name}@{model}: deps differ from imports"

@@ -2,6 +2,9 @@
 
     python -m cnnbench.bench --models resnet18,vgg16 --batch-size 32 --json out.json
 
+``--models`` takes model keys of ``cnnbench.models`` (default: all of them), ``.py`` files
+in the current folder's project, or dotted module names, each defining ``build``.
+
 For each model, through the pipeline's own training path (``train.compile_model`` and
 ``inputs.train_batches``, i.e. the same Keras ``fit`` and input pipeline as ``dvc repro``),
 one ``fit`` runs ``--warmup-steps`` untimed steps (tracing, compilation), then
@@ -27,7 +30,7 @@ from pathlib import Path
 from cnnbench.cli import run_stage
 from cnnbench.errors import CnnbenchError
 from cnnbench.config import PRECISIONS
-from cnnbench.models import MODELS
+from cnnbench.models import available, check_architecture
 
 
 #: The instruction-set extensions that decide which kernels oneDNN and XLA can use.
@@ -118,8 +121,9 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cnnbench.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help="comma-separated model names (default: all five)")
+    parser.add_argument("--models", default=",".join(available()),
+                        help="comma-separated model keys, project .py files or module names "
+                        "(default: every model of cnnbench.models)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size "
                         "(default: %(default)s, the seed's)")
     parser.add_argument("--steps", type=int, default=20,
@@ -143,10 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="file to write the results to, as JSON")
     args = parser.parse_args(argv)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in names if m not in MODELS]
-    if unknown or not names:
-        raise CnnbenchError(f"--models: unknown model {', '.join(unknown) or '(none given)'}; "
-                            f"known models: {', '.join(MODELS)}")
+    if not names:
+        raise CnnbenchError("--models: no model given")
+    for name in names:
+        try:
+            check_architecture(name)
+        except ValueError as err:
+            raise CnnbenchError(f"--models: {err}") from None
     for option in ("batch_size", "steps", "repeats", "warmup_steps", "infer_images",
                    "infer_batch_size", "steps_per_execution"):
         if getattr(args, option) <= 0:

@@ -13,11 +13,15 @@ Sections (one per stage, as in params.yaml):
 - ``train``     the training protocol shared by every model (the seed report's), and
                 ``train.recipe``, the name of the entry of ``recipes`` to apply on top
 - ``recipes``   named sets of ``train`` overrides: ``seed`` (none) and ``modern``
-- ``models``    the models to run, each with overrides of ``train`` keys
+- ``models``    the models to run, each a module of ``cnnbench.models`` by key, with
+                overrides of ``train`` keys
+- ``variants``  more entries, each naming its network by ``architecture:`` (a ``.py``
+                file in the project) with overrides of ``train`` keys: a second setting
+                of a package model, or a network outside the package
 - ``evaluate``  read by evaluate
 
-A model's training params are ``train``, then its recipe, then ``models.<name>``; the
-later wins.
+A model's training params are ``train``, then its recipe, then ``models.<name>`` (or
+``variants.<name>``); the later wins.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from typing import Any
 import yaml
 
 from cnnbench.errors import ParamsError
-from cnnbench.models import MODELS
+from cnnbench import models as registry
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -148,6 +153,8 @@ class Params:
     train: TrainParams
     evaluate: EvaluateParams
     models: dict[str, TrainParams] = field(default_factory=dict)
+    #: each entry's network: its key for ``models``, its ``architecture`` for ``variants``
+    architectures: dict[str, str] = field(default_factory=dict)
 
     def train_for(self, model: str) -> TrainParams:
         """The training params of ``model``: ``train`` with its overrides applied."""
@@ -218,7 +225,7 @@ def parse_params(raw: Any) -> Params:
     """Validate a params mapping (as read from params.yaml) into ``Params``."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params must be a mapping of sections, got {raw!r}")
-    sections = ("data", "train", "recipes", "models", "evaluate")
+    sections = ("data", "train", "recipes", "models", "variants", "evaluate")
     for key in raw:
         if key not in sections:
             raise ParamsError(f"unknown key '{key}'{_suggest(str(key), sections)}")
@@ -232,25 +239,63 @@ def parse_params(raw: Any) -> Params:
     models_raw = raw["models"]
     if not isinstance(models_raw, dict) or not models_raw:
         raise ParamsError("models must map at least one model name to its overrides "
-                          f"({', '.join(MODELS)}), got {models_raw!r}")
-    models = {}
-    for name, overrides in models_raw.items():
-        if name not in MODELS:
-            raise ParamsError(f"unknown model 'models.{name}'{_suggest(str(name), MODELS)}; "
-                              f"known models: {', '.join(MODELS)}")
-        if overrides is not None and not isinstance(overrides, dict):
-            raise ParamsError(f"models.{name} must be a mapping of train overrides "
-                              f"(for example {{epochs: 10}}), got {overrides!r}")
-        if "recipe" in (overrides or {}):
-            raise ParamsError(f"models.{name}.recipe: a recipe is chosen for all models by "
-                              "train.recipe; override single keys here instead")
-        models[name] = _build(TrainParams, {**train_raw, **(overrides or {})}, f"models.{name}")
+                          f"({', '.join(registry.available())}), got {models_raw!r}")
+    variants_raw = raw.get("variants") or {}
+    if not isinstance(variants_raw, dict):
+        raise ParamsError("variants must map names to {architecture: <file.py>, overrides}, "
+                          f"got {variants_raw!r}")
+    models, architectures = {}, {}
+    for section, entries in (("models", models_raw), ("variants", variants_raw)):
+        for name, overrides in entries.items():
+            where = f"{section}.{name}"
+            overrides = _entry(section, name, overrides, models)
+            architectures[name] = overrides.pop("architecture", name)
+            models[name] = _build(TrainParams, {**train_raw, **overrides}, where)
     return Params(
         data=_build(DataParams, raw["data"], "data"),
         train=train,
         evaluate=_build(EvaluateParams, raw.get("evaluate"), "evaluate"),
         models=models,
+        architectures=architectures,
     )
+
+
+def _entry(section: str, name: Any, overrides: Any, earlier: dict) -> dict:
+    """Check one entry of ``models`` or ``variants``; return a copy of its overrides."""
+    where = f"{section}.{name}"
+    if section == "models" and name not in registry.available():
+        known = registry.available()
+        raise ParamsError(f"unknown model '{where}'{_suggest(str(name), known)}; "
+                          f"known models: {', '.join(known)}")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ParamsError(f"{where}: names are lowercase letters, digits and _ (they name "
+                          "files and stages)")
+    if name in earlier:
+        raise ParamsError(f"{where}: {name!r} is already an entry of models")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ParamsError(f"{where} must be a mapping of train overrides "
+                          f"(for example {{epochs: 10}}), got {overrides!r}")
+    overrides = dict(overrides or {})
+    if "recipe" in overrides:
+        raise ParamsError(f"{where}.recipe: a recipe is chosen for all models by "
+                          "train.recipe; override single keys here instead")
+    if section == "models" and "architecture" in overrides:
+        raise ParamsError(f"{where}.architecture: a model's network is its key; list an "
+                          "entry with its own architecture under 'variants'")
+    if section == "variants":
+        _check_variant_architecture(where, overrides.get("architecture"))
+    return overrides
+
+
+def _check_variant_architecture(where: str, spec: Any) -> None:
+    """A variant's architecture must be a .py file inside the project (its train dep)."""
+    if not isinstance(spec, str) or not spec.endswith(".py"):
+        raise ParamsError(f"{where}.architecture must be the path of a .py file in the "
+                          f"project (e.g. src/cnnbench/models/resnet18.py), got {spec!r}")
+    try:
+        registry.check_architecture(spec)
+    except ValueError as err:
+        raise ParamsError(f"{where}.architecture: {err}") from None
 
 
 def _recipe(recipes: Any, train_raw: dict, name: str) -> dict:

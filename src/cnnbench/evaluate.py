@@ -3,6 +3,7 @@
 ``metrics/<model>.json`` (committed to git, so ``dvc metrics diff`` works across commits):
 
 - ``params.total`` / ``params.trainable`` / ``params.non_trainable``
+- ``flops.macs``: forward multiply-accumulates per image (``cnnbench.flops``)
 - ``train.loss`` / ``train.accuracy``: the last epoch's running averages, as Keras
   reports them and as the seed's Table 1 lists them (dropout active)
 - ``test.loss`` / ``test.accuracy``: the trained model on the test split (Table 2), scored
@@ -32,6 +33,7 @@ import numpy as np
 from cnnbench.errors import DataError
 from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path, write_json
+from cnnbench.flops import count_macs
 from cnnbench.logs import open_live
 
 def count_params(model: keras.Model) -> dict[str, int]:
@@ -121,6 +123,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
     metrics = {
         "model": name,
         "params": count_params(model),
+        "flops": {"macs": count_macs(model)},  # forward multiply-accumulates per image
         "train": {"loss": round(log["train"]["loss"], 6),
                   "accuracy": round(log["train"]["accuracy"], 6),
                   "epochs": epochs},

@@ -7,7 +7,14 @@
 - ``test_accuracy``: test accuracy per model, beside the seed's;
 - ``accuracy_vs_params``: test accuracy against parameter count;
 - ``accuracy_vs_time``: test accuracy against training wall time;
+- ``accuracy_vs_macs``: test accuracy against forward multiply-accumulates per image;
 - ``val_accuracy``: validation accuracy per epoch of every model on one chart.
+
+Each model has one colour in every figure (``model_colours``): its key's CRC-32 picks a
+slot of the 20-colour ``tab20`` palette, the next free slot when that one is taken by a
+model listed before it in params.yaml. Colours come from the whole list, run or not yet,
+so a model keeps its colour in every figure, and across revisions while the models before
+it stay: adding a model at the end moves no other colour.
 
 Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 """
@@ -15,6 +22,7 @@ Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import matplotlib
@@ -38,6 +46,19 @@ from cnnbench.results import (  # noqa: E402
 STYLE = ["science", "no-latex", "grid"]
 DPI = 200
 COMPARISON_SIZE = (4.2, 3.0)
+
+
+def model_colours(models: list[str]) -> dict[str, tuple]:
+    """One colour per model: the ``tab20`` slot of the key's CRC-32, or the next free one."""
+    palette = matplotlib.colormaps["tab20"].colors
+    colours, taken = {}, set()
+    for model in models:
+        slot = zlib.crc32(model.encode()) % len(palette)
+        while slot in taken and len(taken) < len(palette):
+            slot = (slot + 1) % len(palette)
+        taken.add(slot)
+        colours[model] = palette[slot]
+    return colours
 
 
 def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE):
@@ -96,9 +117,11 @@ def plot_test_accuracy(metrics: pd.DataFrame, reference: dict, subtitle: str) ->
 
 
 def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title: str,
-                          subtitle: str, plain_ticks: bool = False) -> plt.Figure:
+                          subtitle: str, colours: dict[str, tuple],
+                          plain_ticks: bool = False) -> plt.Figure:
     fig, ax = _figure(subtitle)
-    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3)
+    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3,
+               c=[colours[m] for m in metrics.index])
     for i, (_, row) in enumerate(metrics.iterrows()):  # labels alternate above and below
         ax.annotate(row["name"], (row[column], row["test.accuracy"]), fontsize=6,
                     xytext=(4, 4 if i % 2 == 0 else -9), textcoords="offset points")
@@ -114,10 +137,12 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
     return fig
 
 
-def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str) -> plt.Figure:
+def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str,
+                      colours: dict[str, tuple]) -> plt.Figure:
     fig, ax = _figure(subtitle)
     for model, rows in history.groupby("model", sort=False):
-        ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model])
+        ax.plot(rows["epoch"], rows["val.accuracy"], marker="o", label=names[model],
+                color=colours[model])
     _epoch_axis(ax, history["epoch"])
     ax.set_ylim(0, 1)
     ax.set_ylabel("Validation accuracy")
@@ -132,6 +157,7 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
     """Write every figure into ``out_dir`` (replaced as a whole); return the file names.
 
     Models without metrics yet are left out."""
+    colours = model_colours(models)
     models, _ = split_by_results(models, metrics_dir)
     subtitle = describe_run(models, logs_dir, data_metrics)
     metrics = load_metrics(models, metrics_dir)
@@ -145,14 +171,18 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
                   f"{model}_curves")
         _save(plot_test_accuracy(metrics, reference, subtitle), tmp, "test_accuracy", svg=True)
         _save(plot_accuracy_against(metrics, "params.total", "Parameters (log scale)",
-                                    "Test accuracy against model size", subtitle),
+                                    "Test accuracy against model size", subtitle, colours),
               tmp, "accuracy_vs_params", svg=True)
         _save(plot_accuracy_against(metrics, "time.train_s",
                                     "Training wall time, s (log scale)",
                                     "Test accuracy against training time", subtitle,
-                                    plain_ticks=True),
+                                    colours, plain_ticks=True),
               tmp, "accuracy_vs_time", svg=True)
-        _save(plot_val_accuracy(history, metrics["name"], subtitle), tmp, "val_accuracy",
-              svg=True)
+        _save(plot_accuracy_against(metrics, "flops.macs",
+                                    "Forward multiply-accumulates per image (log scale)",
+                                    "Test accuracy against compute", subtitle, colours),
+              tmp, "accuracy_vs_macs", svg=True)
+        _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
+              "val_accuracy", svg=True)
         written = sorted(p.name for p in tmp.iterdir())
     return written

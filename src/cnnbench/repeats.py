@@ -4,7 +4,7 @@ A single training run is noise. Queue the same params with other ``train.seed`` 
 let DVC run them, then collect each experiment's per-model metrics into committed files
 that the summarise stage turns into mean ± std:
 
-    dvc exp run --queue -S train.seed=1 -n seed1      # all five models, or name stages:
+    dvc exp run --queue -S train.seed=1 -n seed1      # every model, or name stages:
     dvc exp run --queue -S train.seed=2 -n seed2 evaluate@lenet5 evaluate@inception10
     dvc queue start
     python -m cnnbench.repeats --out metrics/repeats seed1 seed2   # or every experiment

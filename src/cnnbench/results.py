@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from cnnbench.errors import DataError
-from cnnbench.models import DISPLAY_NAMES
+from cnnbench.models import display_name
 
 #: DVCLive's per-metric TSV files inside a training log folder.
 HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
@@ -62,7 +62,7 @@ def load_metrics(models: list[str], metrics_dir: str | os.PathLike) -> pd.DataFr
     rows = [pd.json_normalize(_read_json(Path(metrics_dir) / f"{m}.json"), sep=".")
             for m in models]
     table = pd.concat(rows, ignore_index=True).set_index("model")
-    table.insert(0, "name", [DISPLAY_NAMES.get(m, m) for m in table.index])
+    table.insert(0, "name", [display_name(m) for m in table.index])
     return table
 
 
@@ -102,7 +102,7 @@ def ranking(scores: pd.Series, digits: int = 4) -> str:
     for i, (model, score) in enumerate(order.items()):
         if i:
             text += " = " if score == order.iloc[i - 1] else " > "
-        text += DISPLAY_NAMES.get(model, model)
+        text += display_name(model)
     return text
 
 
@@ -128,7 +128,7 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
         machines.setdefault(machine_label(params.get("machine") or {}), []).append(model)
     epoch_text = "/".join(str(e) for e in sorted(e for e in epochs if e is not None))
     where = (next(iter(machines)) if len(machines) == 1 else
-             "; ".join(f"{m} ({', '.join(DISPLAY_NAMES.get(x, x) for x in ms)})"
+             "; ".join(f"{m} ({', '.join(display_name(x) for x in ms)})"
                        for m, ms in machines.items()))
     return (f"{data['train']['count']:,} train / {data['test']['count']:,} test images "
             f"({data.get('source', {}).get('name', 'unknown source')}), "

@@ -4,7 +4,9 @@
 Table 2: test accuracy and loss; test accuracy over seeds, the main run and its seed
 repeats (``cnnbench.repeats``), as mean ± std with the range where one more run would land
 and whether the seed's single run falls inside it; Table 3: seconds per epoch; parameter
-counts and throughput; the ranking line the seed ends on), a CSV with one row per model
+counts, forward multiply-accumulates per image (``cnnbench.flops``) and throughput; the
+ranking line the seed ends on). Models the seed report lacks show "–" in its columns and
+are left out of its ranking line, a CSV with one row per model
 (every number of the tables) plus a CSV of epoch times (one row per model and epoch).
 
 Run through the pipeline (``dvc repro summarise``) or ``stages/summarise.py --help``.
@@ -19,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from cnnbench.files import atomic_path
-from cnnbench.models import DISPLAY_NAMES
+from cnnbench.models import display_name
 from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
                               load_repeats, load_train_params, machine_label, main_protocols,
                               over_seeds, ranking, split_by_results)
@@ -56,6 +58,7 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
     for key in ("params.total", "params.trainable", "params.non_trainable",
                 "throughput.train_img_s", "throughput.infer_img_s"):
         table[key] = metrics[key]
+    table["flops.macs"] = metrics.get("flops.macs")  # absent in metrics from before FLOPs
     main_machines = {m: machine_label(load_train_params(logs_dir, m).get("machine") or {})
                      for m in metrics.index}
     seeds, left_out = over_seeds(metrics, load_repeats(models, repeats_dir),
@@ -123,6 +126,8 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "params": table["params.total"].map(lambda v: f"{int(v):,}"),
         "trainable": table["params.trainable"].map(lambda v: f"{int(v):,}"),
         "non-trainable": table["params.non_trainable"].map(lambda v: f"{int(v):,}"),
+        "MMACs / image": pd.Series(table.get("flops.macs"), index=table.index,  # may be absent
+                                   dtype="float64").map(lambda v: _num(v / 1e6, 2)),
         "train img/s": table["throughput.train_img_s"].map(lambda v: _num(v, 1)),
         "inference img/s": table["throughput.infer_img_s"].map(lambda v: _num(v, 1)),
     })
@@ -134,7 +139,7 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         f"Run: {run['description']}.",
         *([f"Data: {run['source']['name']}, sha256 `{run['source']['sha256']}`."]
           if run.get("source", {}).get("sha256") else []),
-        *([f"Not run yet: {', '.join(DISPLAY_NAMES.get(m, m) for m in not_yet)} (no metrics;"
+        *([f"Not run yet: {', '.join(display_name(m) for m in not_yet)} (no metrics;"
            f" `dvc repro evaluate@{not_yet[0]}` trains and evaluates one)."] if not_yet else []),
         f"Seed report: {reference['source']}; {reference['machine']}.",
         "Δ = ours − seed.",
@@ -162,6 +167,9 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "", times.to_markdown(index=False, disable_numparse=True), "",
         "## Size and throughput",
         "", sizes.to_markdown(index=False, disable_numparse=True), "",
+        "MMACs: millions of forward multiply-accumulates per image, counted from the"
+        " convolution and dense layers (biases, normalisation, activations and pooling"
+        " left out); FLOPs are about twice as many.", "",
         "## Ranking by test accuracy",
         "",
         f"- ours: {ranking(table['test.accuracy'])}",

@@ -44,7 +44,8 @@ def seed_everything(seed: int) -> None:
 
 def compile_model(name: str, num_classes: int, params: TrainParams,
                   steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
-    """Build ``name`` under ``params.precision`` and compile it for training.
+    """Build network ``name`` (a model key, a project .py file or a module) under
+    ``params.precision`` and compile it for training.
 
     Returns ``(trainee, model)``: ``model`` is the architecture alone, the one to save;
     ``trainee`` is what ``fit`` trains, ``model`` behind the recipe's augmentation layers,
@@ -91,8 +92,11 @@ class ShardRecord(keras.callbacks.Callback):
 
 def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
           log_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike,
-          params: TrainParams) -> list[dict]:
+          params: TrainParams, architecture: str | None = None) -> list[dict]:
     """Train ``name`` with ``params``; save the model to ``model_out`` and logs to ``log_dir``.
+
+    ``architecture`` is the network to build (``cnnbench.models.build``), ``name`` itself
+    by default; a variant trains another entry's network under its own name.
 
     After every epoch a checkpoint goes to ``checkpoint_dir``; a run killed at any point
     resumes there from its last finished epoch and ends with the same metrics as a run
@@ -102,10 +106,13 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     dataset = load_prepared(data_file)
     worker = distribute.start(params.distribution, params.batch_size)
     seed_everything(params.seed)
-    trainee, model = compile_model(name, len(dataset.class_names), params,
+    architecture = architecture or name
+    trainee, model = compile_model(architecture, len(dataset.class_names), params,
                                    steps_per_epoch(len(dataset.train.y), params.batch_size))
     history = EpochHistory(name)
-    key = fingerprint(name, asdict(params), keras.backend.backend(), files=(data_file,))
+    source = (architecture,) if architecture.endswith(".py") else ()
+    key = fingerprint(name, {**asdict(params), "architecture": architecture},
+                      keras.backend.backend(), files=(data_file, *source))
     checkpoint = EpochCheckpoint(checkpoint_dir, key, history)
     initial_epoch, history.records = checkpoint.restore(trainee)
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
@@ -124,7 +131,8 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                                if c is not None],
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
-    logged = {"model": name, **asdict(params), "machine": machine_info()}
+    logged = {"model": name, "architecture": architecture, **asdict(params),
+              "machine": machine_info()}
     if worker.world > 1:
         logged["worker"] = {"rank": worker.rank, "workers": worker.world,
                             **(shard.first_epoch if shard else {})}

@@ -1,49 +1,117 @@
-"""The five networks of the seed report, registered by name.
+"""The networks: every module of this package with a ``build`` function is a model.
 
-Each architecture lives in its own module with a ``build(num_classes, input_shape)``
-function returning a functional ``keras.Model`` whose input is raw pixels
-(0-255) and whose first layer scales them to [0, 1], as the seed did (x / 255).
+A model is a module ``cnnbench/models/<key>.py`` defining
+``build(num_classes, input_shape)``, which returns a functional ``keras.Model`` whose
+input is raw pixels (0-255) and whose first layer scales them to [0, 1], as the seed did
+(x / 255). Its key is the module's name; an optional module-level string
+``DISPLAY_NAME`` names it in tables and figures (default: the key). Helper modules
+without ``build`` (``blocks``) are not models. No list is kept by hand: the models are
+found by listing the package, and the order of a run is the order of ``params.yaml``.
 
-Modules are imported only when a model is built, so reading this registry does
-not import Keras, and each pipeline stage imports only its own model's module.
+A network outside the package is named by an *architecture*: a ``.py`` file inside the
+project (``nets/mynet.py``) or the dotted name of an installed module (``mypkg.nets``),
+which must define the same ``build``. Importing it runs its code: it is the user's own
+network, named in their params; paths outside the project and names that are not
+dotted identifiers are refused.
+
+Listing reads the modules' source (``ast``) and imports nothing, so reading the registry
+does not import Keras, and each pipeline stage imports only its own model's module.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
+import importlib.util
+import pkgutil
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import keras
 
-#: Registered model names, in the seed report's order, mapped to their modules.
-MODELS: dict[str, str] = {
-    "lenet5": "cnnbench.models.lenet5",
-    "alexnet8": "cnnbench.models.alexnet8",
-    "vgg16": "cnnbench.models.vgg16",
-    "inception10": "cnnbench.models.inception10",
-    "resnet18": "cnnbench.models.resnet18",
-}
-
-#: Display names used in tables and figures.
-DISPLAY_NAMES: dict[str, str] = {
-    "lenet5": "LeNet5",
-    "alexnet8": "AlexNet8",
-    "vgg16": "VGG16",
-    "inception10": "Inception10",
-    "resnet18": "ResNet18",
-}
+_PACKAGE_DIR = Path(__file__).parent
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def build(name: str, num_classes: int = 10,
+def _top_level(path: Path) -> tuple[set[str], dict[str, str]]:
+    """The functions a module defines at top level, and its top-level string constants."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    strings = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
+               and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+               for t in n.targets if isinstance(t, ast.Name)}
+    return functions, strings
+
+
+def available() -> list[str]:
+    """The keys of the package's models (modules with a top-level ``build``), sorted."""
+    return sorted(m.name for m in pkgutil.iter_modules([str(_PACKAGE_DIR)])
+                  if not m.ispkg and "build" in _top_level(_PACKAGE_DIR / f"{m.name}.py")[0])
+
+
+def display_name(key: str) -> str:
+    """The name shown for ``key``: its module's ``DISPLAY_NAME``, else the key itself."""
+    path = _PACKAGE_DIR / f"{key}.py"
+    if not re.fullmatch(r"\w+", key) or not path.is_file():
+        return key
+    return _top_level(path)[1].get("DISPLAY_NAME", key)
+
+
+def unknown_model(key: str) -> str:
+    """The one-line message for a key that is no model of the package."""
+    known = available()
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown model {key!r}{hint}; known models: {', '.join(known)}"
+
+
+def check_architecture(spec: str, root: str | Path = ".") -> str:
+    """Raise ``ValueError`` unless ``spec`` is a package model key, a ``.py`` file inside
+    ``root`` or a dotted module name; return its kind: ``key``, ``file`` or ``module``."""
+    if spec in available():
+        return "key"
+    if spec.endswith(".py"):
+        path = (Path(root) / spec).resolve()
+        if not path.is_relative_to(Path(root).resolve()):
+            raise ValueError(f"{spec!r} is outside the project")
+        if not path.is_file():
+            raise ValueError(f"{spec!r}: no such file")
+        return "file"
+    if "." not in spec:
+        raise ValueError(unknown_model(spec))
+    if not _DOTTED.fullmatch(spec):
+        raise ValueError(f"{spec!r} is neither a model of the package, a .py file in the "
+                         "project nor a dotted module name")
+    return "module"
+
+
+def _load(spec: str):
+    """Import the module of architecture ``spec`` (checked by ``check_architecture``)."""
+    kind = check_architecture(spec)
+    if kind == "key":
+        return importlib.import_module(f"{__name__}.{spec}")
+    if kind == "module":
+        return importlib.import_module(spec)
+    path = Path(spec).resolve()
+    name = "cnnbench_user_" + re.sub(r"\W", "_", spec.removesuffix(".py"))
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def build(architecture: str, num_classes: int = 10,
           input_shape: tuple[int, int, int] = (32, 32, 3)) -> keras.Model:
-    """Build the model registered as ``name``."""
-    if name not in MODELS:
-        from cnnbench.errors import CnnbenchError
+    """Build the network ``architecture``: a model key, a project .py file or a module."""
+    from cnnbench.errors import CnnbenchError
 
-        close = difflib.get_close_matches(name, list(MODELS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise CnnbenchError(f"unknown model {name!r}{hint}; known models: {', '.join(MODELS)}")
-    module = importlib.import_module(MODELS[name])
+    try:
+        module = _load(architecture)
+    except (ValueError, ImportError, SyntaxError) as err:
+        raise CnnbenchError(str(err)) from None
+    if not callable(getattr(module, "build", None)):
+        raise CnnbenchError(f"{architecture}: defines no build(num_classes, input_shape)")
     return module.build(num_classes=num_classes, input_shape=input_shape)

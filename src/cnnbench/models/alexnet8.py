@@ -1,7 +1,7 @@
 """AlexNet8 as in the seed report: five 3x3 conv layers (batch norm in place of LRN on the
 first two), three 3x3/2 max pools, two 2048-unit dense layers with dropout 0.5.
 
-9,639,178 parameters (704 of them batch-norm statistics) for 10 classes.
+Its parameter counts are the seed report's (reference/seed_report.yaml).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import keras
 from keras import layers
 
 from cnnbench.models.blocks import apply_conv_bn_relu, apply_dense_head, image_input
+
+DISPLAY_NAME = "AlexNet8"
 
 #: One row per conv layer: (filters, padding, batch norm, max pool after it).
 CONV_LAYERS = (

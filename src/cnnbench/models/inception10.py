@@ -2,7 +2,7 @@
 modules (the first of each with stride 2, channels doubling per block), global average
 pooling and a softmax layer.
 
-121,418 parameters (1,184 of them batch-norm statistics) for 10 classes.
+Its parameter counts are the seed report's (reference/seed_report.yaml).
 
 Unlike the seed's code, batch norm here normalises with batch statistics while training:
 the seed called its conv-BN-ReLU block with ``training=False``, so its batch norm only
@@ -16,6 +16,8 @@ import keras
 from keras import layers
 
 from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
+
+DISPLAY_NAME = "Inception10"
 
 STEM_FILTERS = 16
 NUM_BLOCKS = 2

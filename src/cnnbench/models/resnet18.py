@@ -3,7 +3,7 @@ residual blocks (64, 128, 256, 512 filters; stages 2-4 start with stride 2 and a
 conv-BN projection shortcut), global average pooling and a softmax layer with an L2
 kernel penalty (0.01, the seed's ``l2()`` default).
 
-11,183,562 parameters (9,600 of them batch-norm statistics) for 10 classes.
+Its parameter counts are the seed report's (reference/seed_report.yaml).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import keras
 from keras import layers
 
 from cnnbench.models.blocks import apply_classifier, apply_conv_bn_relu, image_input
+
+DISPLAY_NAME = "ResNet18"
 
 STEM_FILTERS = 64
 BLOCKS_PER_STAGE = (2, 2, 2, 2)

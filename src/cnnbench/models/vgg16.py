@@ -1,7 +1,7 @@
 """VGG16 as in the seed report: 13 conv-BN-ReLU layers in five blocks, each block ending in
 2x2 max pooling and dropout 0.2, then two 512-unit dense layers with dropout 0.2.
 
-15,262,026 parameters (8,448 of them batch-norm statistics) for 10 classes.
+Its parameter counts are the seed report's (reference/seed_report.yaml).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import keras
 from keras import layers
 
 from cnnbench.models.blocks import apply_conv_bn_relu, apply_dense_head, image_input
+
+DISPLAY_NAME = "VGG16"
 
 #: One row per block: (filters, number of 3x3 conv layers).
 CONFIG = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))

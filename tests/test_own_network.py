@@ -1,0 +1,159 @@
+"""Bring your own network: the docs' example followed literally in a temporary project, and a
+variant of resnet18 trained beside it, each on a tiny image-folder archive for 1 epoch.
+
+The temporary projects import cnnbench from their own copy of ``src`` (PYTHONPATH), as a
+clone would, so a network file added there is found by the stages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from archives import make_image_folder
+from helpers import ROOT, make_project, ran_stages, run
+
+GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
+ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", GUIDE.read_text(), flags=re.DOTALL)
+
+
+def _env(repo: Path) -> dict[str, str]:
+    return {"PYTHONPATH": str(repo / "src")}
+
+
+def _dvc(repo: Path, *args: str, check: bool = True):
+    return run(["dvc", *args], repo, env=_env(repo), check=check)
+
+
+def _pending(repo: Path) -> set[str]:
+    return set(json.loads(_dvc(repo, "status", "--json").stdout))
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory) -> dict:
+    """lenet5 run and committed; then the guide's mynet added, planned (`dvc status`), run
+    and committed."""
+    base = tmp_path_factory.mktemp("own")
+    archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2)
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32, models={"lenet5": {}})
+    _dvc(repo, "repro")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "lenet5"], repo)
+    code, = _blocks("python")
+    line = next(b for b in _blocks("yaml") if "mynet" in b and "architecture" not in b)
+    (repo / "src/cnnbench/models/mynet.py").write_text(code)
+    params = repo / "params.yaml"
+    params.write_text(re.sub(r"^models:\n(  .*\n)*", lambda m: m[0] + line,
+                             params.read_text(), count=1, flags=re.MULTILINE))  # the section's end
+    planned = _pending(repo)  # `dvc repro --dry` stops at evaluate@mynet's missing model
+    _dvc(repo, "repro")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "mynet"], repo)
+    return {"repo": repo, "planned": planned, "line": line}
+
+
+def test_the_guide_adds_one_file_and_one_params_line(own):
+    assert own["line"].strip() == "mynet: {}"
+    changed = run(["git", "diff", "--name-only", "HEAD~1", "--", "src", "params.yaml"],
+                  own["repo"]).stdout.split()
+    assert changed == ["params.yaml", "src/cnnbench/models/mynet.py"]
+
+
+def test_status_plans_only_the_new_networks_stages_then_plot_and_summarise(own):
+    assert own["planned"] == ONLY_MYNET
+
+
+def test_new_network_is_in_the_summary_figures_and_plots_diff(own):
+    repo = own["repo"]
+    table = pd.read_csv(repo / "reports/summary.csv", index_col="model")
+    assert list(table.index) == ["lenet5", "mynet"]
+    assert table.loc["mynet", "name"] == "MyNet"
+    assert pd.isna(table.loc["mynet", "seed.test.accuracy"])
+    metrics = json.loads((repo / "metrics/mynet.json").read_text())
+    # 2 conv layers (3x3x3->16 at 32x32, 3x3x16->32 at 16x16) and a 32->10 dense layer
+    assert metrics["flops"]["macs"] == 32 * 32 * 16 * 27 + 16 * 16 * 32 * 144 + 32 * 10
+    summary = (repo / "reports/summary.md").read_text()
+    row = next(line for line in summary.splitlines() if line.startswith("| MyNet"))
+    assert "–" in row  # the seed report has no number for it
+    assert "- seed: LeNet5\n" in summary and "MyNet" in summary.split("- ours: ")[1]
+    figures = {p.name for p in (repo / "plots/figures").iterdir()}
+    assert {"mynet_curves.png", "accuracy_vs_macs.png", "accuracy_vs_macs.svg"} <= figures
+    diff = json.loads(_dvc(repo, "plots", "diff", "HEAD~1", "--json").stdout)["data"]
+    assert {"plots/eval/mynet/plots/sklearn/confusion.json",
+            "plots/eval/mynet/plots/custom/per_class_accuracy.json",
+            "plots/figures/mynet_curves.png"} <= set(diff)
+    assert [chart["revisions"] for chart in diff["plots/eval/mynet/plots/sklearn/confusion.json"]
+            ] == [["workspace"]]  # new in this revision
+    assert diff["plots/eval/lenet5/plots/sklearn/confusion.json"][0]["revisions"] == [
+        "workspace", "HEAD~1"]
+
+
+def test_editing_or_removing_the_network_touches_only_its_stages(own):
+    repo = own["repo"]
+    module = repo / "src/cnnbench/models/mynet.py"
+    params = repo / "params.yaml"
+    try:
+        module.write_text(module.read_text() + "\n# edited\n")
+        assert _pending(repo) == {"train@mynet"}
+        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet"}
+        run(["git", "checkout", "--", "src"], repo)
+        params.write_text(params.read_text().replace(own["line"], ""))
+        assert _pending(repo) == {"plot", "summarise"}
+    finally:
+        run(["git", "checkout", "--", "src", "params.yaml"], repo)
+    assert _pending(repo) == set()
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory) -> Path:
+    """resnet18 and a variant of it (batch 16) trained in one run."""
+    base = tmp_path_factory.mktemp("variant")
+    archive = make_image_folder(base / "data", train_per_class=3, test_per_class=2)
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32, models={"resnet18": {}},
+                        variants={"resnet18_b16": {
+                            "architecture": "src/cnnbench/models/resnet18.py",
+                            "batch_size": 16}})
+    _dvc(repo, "repro")
+    return repo
+
+
+def test_a_variant_trains_beside_its_network_and_both_are_summarised(variant):
+    table = pd.read_csv(variant / "reports/summary.csv", index_col="model")
+    assert list(table.index) == ["resnet18", "resnet18_b16"]
+    assert table.loc["resnet18", "seed.test.accuracy"] == 0.8026
+    assert pd.isna(table.loc["resnet18_b16", "seed.test.accuracy"])
+    assert table.loc["resnet18", "flops.macs"] == table.loc["resnet18_b16", "flops.macs"] > 0
+    logged = yaml.safe_load((variant / "plots/train/resnet18_b16/params.yaml").read_text())
+    assert (logged["batch_size"], logged["architecture"]) == (
+        16, "src/cnnbench/models/resnet18.py")
+    assert "| resnet18_b16 |" in (variant / "reports/summary.md").read_text()
+
+
+def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
+    module = variant / "src/cnnbench/models/resnet18.py"
+    try:
+        module.write_text(module.read_text() + "\n# edited\n")
+        assert _pending(variant) == {"train@resnet18", "train_variant@resnet18_b16"}
+    finally:
+        run(["git", "checkout", "--", "src"], variant)
+
+
+def test_each_model_keeps_one_distinct_colour_when_others_are_added():
+    from cnnbench.figures import model_colours
+    from cnnbench.models import available
+
+    before = model_colours(available())
+    after = model_colours([*available(), "mynet", "resnet18_bf16"])
+    assert len(set(after.values())) == len(after)
+    assert {k: after[k] for k in before} == before  # adding a model moves no colour
+    assert model_colours(available()) == before  # the same in every figure
