@@ -29,17 +29,32 @@ from cnnbench.config import TrainParams
 from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.inputs import eval_batches, train_batches
-from cnnbench.logs import EpochHistory, machine_info, write_training_log
+from cnnbench.logs import EpochHistory, write_training_log
+from cnnbench.machine import describe, label
 from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the backend; make TensorFlow ops deterministic when it runs them."""
-    keras.utils.set_random_seed(seed)
+#: XLA's switch to deterministic GPU kernels (JAX, and TensorFlow's XLA-compiled steps).
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def deterministic_ops() -> None:
+    """Make the backend's ops deterministic on a GPU as on the CPU: XLA's deterministic
+    ops (read once, when JAX or XLA starts: call this before either runs anything) and
+    TensorFlow's op determinism. The price is some GPU speed (docs/guide/gpu.md)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:  # a user's own setting stays
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISTIC}".strip()
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def seed_everything(seed: int) -> None:
+    """Deterministic ops (``deterministic_ops``); seed Python, NumPy and the backend."""
+    deterministic_ops()
+    keras.utils.set_random_seed(seed)
 
 
 def compile_model(name: str, num_classes: int, params: TrainParams,
@@ -100,6 +115,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     Returns the per-epoch records.
     """
     dataset = load_prepared(data_file)
+    deterministic_ops()  # before distribute starts JAX
     worker = distribute.start(params.distribution, params.batch_size)
     seed_everything(params.seed)
     trainee, model = compile_model(name, len(dataset.class_names), params,
@@ -111,10 +127,11 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed, worker.rank, worker.world)
     shard = ShardRecord(batches) if worker.world > 1 else None
+    machine = describe()
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
-          f"backend {keras.backend.backend()}", flush=True)
+          f"on {label(machine)}", flush=True)
     if initial_epoch < params.epochs:
         trainee.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
                     validation_data=eval_batches(dataset.test.x, dataset.test.y,
@@ -124,7 +141,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                                if c is not None],
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
-    logged = {"model": name, **asdict(params), "machine": machine_info()}
+    logged = {"model": name, **asdict(params), "machine": machine}
     if worker.world > 1:
         logged["worker"] = {"rank": worker.rank, "workers": worker.world,
                             **(shard.first_epoch if shard else {})}
