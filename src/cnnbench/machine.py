@@ -142,6 +142,13 @@ def _backend_device(backend: str) -> tuple[str, str]:
     return "cpu", ""
 
 
+def trains_on_gpu() -> bool:
+    """Whether the running Keras backend trains on a GPU."""
+    import keras
+
+    return _backend_device(keras.backend.backend())[0] not in ("cpu", "unknown")
+
+
 def describe() -> dict:
     """What a run or a timing used: CPU, cores, the device the backend trains on, its
     driver and CUDA, Keras' backend, the versions and ``XLA_FLAGS``."""

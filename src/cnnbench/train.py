@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -30,7 +30,7 @@ from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.inputs import eval_batches, train_batches
 from cnnbench.logs import EpochHistory, write_training_log
-from cnnbench.machine import describe, label
+from cnnbench.machine import describe, label, trains_on_gpu
 from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
@@ -57,6 +57,20 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+#: ``train.steps_per_execution: null`` on a GPU: Keras runs this many steps per call
+#: into the compiled function, so the per-step dispatch does not bound the step time
+#: (docs/results/performance-steps.md). The numbers are those of 1 step per call.
+GPU_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(params: TrainParams) -> int:
+    """``train.steps_per_execution``, or when null 1 on a CPU, ``GPU_STEPS_PER_EXECUTION``
+    on a GPU."""
+    if params.steps_per_execution is not None:
+        return params.steps_per_execution
+    return GPU_STEPS_PER_EXECUTION if trains_on_gpu() else 1
+
+
 def compile_model(name: str, num_classes: int, params: TrainParams,
                   steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
     """Build ``name`` under ``params.precision`` and compile it for training.
@@ -73,7 +87,7 @@ def compile_model(name: str, num_classes: int, params: TrainParams,
     model = models.build(name, num_classes=num_classes)
     trainee = augmented(model, params)
     trainee.compile(optimizer=make_optimizer(params, steps_per_epoch), loss=make_loss(params),
-                    metrics=["accuracy"], steps_per_execution=params.steps_per_execution,
+                    metrics=["accuracy"], steps_per_execution=steps_per_execution(params),
                     jit_compile="auto" if params.jit_compile is None else params.jit_compile)
     return trainee, model
 
@@ -117,6 +131,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     dataset = load_prepared(data_file)
     deterministic_ops()  # before distribute starts JAX
     worker = distribute.start(params.distribution, params.batch_size)
+    params = replace(params, steps_per_execution=steps_per_execution(params))  # as logged
     seed_everything(params.seed)
     trainee, model = compile_model(name, len(dataset.class_names), params,
                                    steps_per_epoch(len(dataset.train.y), params.batch_size))
