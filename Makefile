@@ -39,6 +39,8 @@ help:
 	@echo "make bench   training and inference throughput of the five models (bench/results/)"
 	@echo "make torch-reference  the same architectures in PyTorch eager, the speed baseline"
 	@echo "make setup   only create $(VENV) and install cnnbench with its pinned dependencies"
+	@echo "             (this machine: extras $(EXTRAS); DEVICE=gpu|cpu BACKEND=tensorflow|jax"
+	@echo "             choose another build: docs/guide/gpu.md)"
 
 setup: $(STAMP)
 
