@@ -2,11 +2,25 @@
 #   make repro   set up .venv and run the pipeline (dvc repro)
 #   make test    set up .venv and run the tests
 # Set PYTHON to pick the interpreter that creates .venv (default: python3).
+# The build follows the machine: a GPU build where nvidia-smi lists an NVIDIA GPU, else a
+# CPU build; DEVICE=gpu|cpu and BACKEND=tensorflow|jax choose it (docs/guide/gpu.md).
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+
+DEVICE ?= auto
+BACKEND ?= $(if $(filter jax,$(KERAS_BACKEND)),jax,tensorflow)
+# The pyproject extras of this machine's build (cpu, cuda, cpu,jax or cpu,jax-cuda)
+EXTRAS := $(shell $(PYTHON) src/cnnbench/machine.py extras --device '$(DEVICE)' \
+                  --backend '$(BACKEND)')
+ifeq ($(EXTRAS),)
+$(error DEVICE=$(DEVICE) BACKEND=$(BACKEND): no build to install (see the line above))
+endif
+comma := ,
+# One stamp per build: the runtime dependencies, or those and the test extra.
+STAMP := $(VENV)/.installed-$(subst $(comma),+,$(EXTRAS))
+TEST_STAMP := $(STAMP)+test
 
 BASE ?= main
 # Vega builds for an offline `dvc plots diff` page; the versions DVC's HTML asks for.
@@ -25,15 +39,22 @@ help:
 	@echo "make bench   training and inference throughput of the five models (bench/results/)"
 	@echo "make torch-reference  the same architectures in PyTorch eager, the speed baseline"
 	@echo "make setup   only create $(VENV) and install cnnbench with its pinned dependencies"
+	@echo "             (this machine: extras $(EXTRAS); DEVICE=gpu|cpu BACKEND=tensorflow|jax"
+	@echo "             choose another build: docs/guide/gpu.md)"
 
 setup: $(STAMP)
 
-# Reinstall when the dependencies change; the project itself is installed editable.
-$(STAMP): pyproject.toml
+# Reinstall when the dependencies change; the project itself is installed editable. A
+# venv holds one build: switching builds (cpu, cuda, ...) needs `make clean-venv` first.
+$(STAMP) $(TEST_STAMP): pyproject.toml
+	@for other in $(VENV)/.installed-*; do \
+	    case "$$other" in "$(STAMP)"|"$(TEST_STAMP)"|"$(VENV)/.installed-*") ;; \
+	    *) echo "$(VENV) holds another build ($${other#$(VENV)/.installed-}); run" \
+	            "make clean-venv, then this again"; exit 2;; esac; done
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)$(if $(filter $@,$(TEST_STAMP)),$(comma)test)]'
+	touch $(sort $@ $(STAMP))
 
 # Offline copies of the Vega scripts, from the npm registry (needs npm).
 vega: $(VEGA)/vega-embed.min.js
@@ -53,9 +74,9 @@ report: setup
 	    --vega-dir $(VEGA)
 
 repro: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	KERAS_BACKEND=$(BACKEND) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-test: setup vega
+test: $(TEST_STAMP) vega
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 bench: setup

@@ -19,11 +19,16 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
+
+# cnnbench.machine needs only the standard library: this environment has no cnnbench
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from cnnbench.machine import cpu_features, cpu_model  # noqa: E402
 
 MODELS = ("lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
 PRECISIONS = ("float32", "bf16-autocast-channels-last")
@@ -175,16 +180,9 @@ def main() -> None:
     parser.add_argument("--json", help="file to write the results to")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    machine = {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
                "framework": "torch", "torch": torch.__version__, "threads":
                torch.get_num_threads(), "python": platform.python_version()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                machine["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     print(f"{'model':<12} {'precision':<28} {'params':>10} {'train img/s':>12}", flush=True)
     results = []
     for name in args.models.split(","):

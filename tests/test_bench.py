@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def bench(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cnnbench.bench", *args], capture_output=True,
@@ -15,9 +17,9 @@ def bench(*args: str) -> subprocess.CompletedProcess:
 def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
-                   "--warmup-steps", "1", "--repeats", "2", "--infer-images", "64",
-                   "--infer-batch-size", "32",
-                   "--json", str(out))
+                   "--warmup-steps", "3", "--repeats", "2", "--infer-images", "64",
+                   "--infer-batch-size", "32", "--steps-per-execution", "1,3",
+                   "--rounds", "2", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     machine = report["machine"]
@@ -29,9 +31,13 @@ def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     assert ("avx2" in machine["cpu_features"]) == ("avx2" in flags)
     assert ("avx512f" in machine["cpu_features"]) == ("avx512f" in flags)
     assert set(machine["cpu_features"]) <= flags
-    [row] = report["results"]
-    assert (row["model"], row["batch_size"], row["precision"]) == ("lenet5", 8, "float32")
-    assert row["train_img_s"] > 0 and row["infer_img_s"] > 0
+    rows = report["results"]  # interleaved: round 0 (spe 1, 3), then round 1
+    assert [(r["round"], r["steps_per_execution"]) for r in rows] == [(0, 1), (0, 3), (1, 1),
+                                                                       (1, 3)]
+    for row in rows:
+        assert (row["model"], row["batch_size"], row["precision"]) == ("lenet5", 8, "float32")
+        assert row["train_img_s"] > 0 and row["infer_img_s"] > 0
+        assert row["ms_per_step"] == pytest.approx(1000 * 8 / row["train_img_s"], rel=0.01)
     assert "lenet5" in result.stdout and "train img/s" in result.stdout
 
 

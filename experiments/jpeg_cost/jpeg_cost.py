@@ -35,6 +35,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from cnnbench.machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         arrays = {key: npz[key] for key in npz.files}
     report = {
         # replaced by the training log's (CPU model, accelerator, backend) after the first run
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
                     "python": platform.python_version()},
         "data": str(args.data), "quality": args.quality, "psnr_db": {}, "runs": [],
     }

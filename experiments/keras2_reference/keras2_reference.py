@@ -30,14 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnbench.machine import cpu_features, cpu_model  # noqa: E402
+
 SEED_PARAMS = 9_639_178  # the seed report's AlexNet8, and cnnbench's
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def build(tfk):
@@ -104,7 +99,8 @@ def main(argv=None) -> int:
         "train_wall_s": round(wall, 1),
         "versions": {"tensorflow": tf.__version__, "tf_keras": tfk.__version__,
                      "python": platform.python_version()},
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count()},
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+                    "cpu_features": cpu_features()},
         "data": str(args.data),
     }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

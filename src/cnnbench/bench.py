@@ -33,21 +33,6 @@ from cnnbench.config import PRECISIONS
 from cnnbench.models import available, check_architecture
 
 
-#: The instruction-set extensions that decide which kernels oneDNN and XLA can use.
-FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
-
-
-def cpu_features() -> list[str]:
-    """Which of ``FEATURES`` this CPU reports (Linux's /proc/cpuinfo; empty elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return [f for f in FEATURES if f in flags]
-
-
 def _images(data: str | None, count: int, seed: int):
     import numpy as np
 
@@ -108,6 +93,7 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
         "jit_compile": bool(model.jit_compile),
         "steps_per_execution": steps_per_execution,
         "train_img_s": round(statistics.median(windows), 1),
+        "ms_per_step": round(1000 * batch_size / statistics.median(windows), 2),
         "train_img_s_windows": [round(w, 1) for w in windows],
         "infer_img_s": round(infer_img_s, 1),
         "infer_batch_size": infer_batch_size,
@@ -116,6 +102,17 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
         "warmup_s": round(marks[0] - start, 2),
         "data": "prepared" if data else "random",
     }
+
+
+def _positive_ints(option: str, text: str) -> list[int]:
+    """``"1,8"`` as ``[1, 8]``; a one-line error naming ``option`` otherwise."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise CnnbenchError(f"{option} must be positive integers, comma-separated, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -140,12 +137,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="train.precision: Keras dtype policy (default: %(default)s)")
     parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
                         help="train.jit_compile: XLA (default: %(default)s, Keras' choice)")
-    parser.add_argument("--steps-per-execution", type=int, default=1,
-                        help="train.steps_per_execution (default: %(default)s)")
+    parser.add_argument("--steps-per-execution", default="1",
+                        help="train.steps_per_execution, or several, comma-separated, to "
+                        "compare (default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every model and variant this many times, interleaved "
+                        "(A B A B), so that a busy machine slows them alike (default: "
+                        "%(default)s)")
     parser.add_argument("--data", help="prepared .npz to take images from "
                         "(default: random images of the same shape)")
     parser.add_argument("--json", help="file to write the results to, as JSON")
     args = parser.parse_args(argv)
+    variants = _positive_ints("--steps-per-execution", args.steps_per_execution)
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     if not names:
         raise CnnbenchError("--models: no model given")
@@ -155,38 +158,37 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as err:
             raise CnnbenchError(f"--models: {err}") from None
     for option in ("batch_size", "steps", "repeats", "warmup_steps", "infer_images",
-                   "infer_batch_size", "steps_per_execution"):
+                   "infer_batch_size", "rounds"):
         if getattr(args, option) <= 0:
             raise CnnbenchError(f"--{option.replace('_', '-')} must be a positive integer, "
                                 f"got {getattr(args, option)}")
-    for option in ("steps", "warmup_steps"):
-        if getattr(args, option) % args.steps_per_execution:
+    for option, spe in ((o, v) for o in ("steps", "warmup_steps") for v in variants):
+        if getattr(args, option) % spe:
             raise CnnbenchError(f"--{option.replace('_', '-')} must be a multiple of "
-                                f"--steps-per-execution ({args.steps_per_execution}), got "
-                                f"{getattr(args, option)}")
+                                f"--steps-per-execution ({spe}), got {getattr(args, option)}")
 
-    from cnnbench.logs import machine_info
+    from cnnbench.machine import describe, label
 
-    machine = {**machine_info(), "cpu_features": cpu_features(), "precision": args.precision,
+    machine = {**describe(), "precision": args.precision,
                "threads": os.environ.get("OMP_NUM_THREADS", "default"),
                "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
-    print(f"{machine['cpu']} ({machine['cores']} cores; "
-          f"{' '.join(machine['cpu_features']) or 'no listed features'}), "
-          f"accelerator {machine['accelerator']}, "
-          f"Keras {machine['keras']} on {machine['backend']} {machine['backend_version']}, "
+    print(f"{label(machine)} {machine['backend_version']} "
+          f"({' '.join(machine['cpu_features']) or 'no listed CPU features'}), "
           f"{args.precision}", flush=True)
-    print(f"{'model':<12} {'batch':>5} {'precision':<15} {'train img/s':>12} "
-          f"{'infer img/s':>12}", flush=True)
+    print(f"{'model':<12} {'batch':>5} {'spe':>4} {'precision':<15} {'train img/s':>12} "
+          f"{'ms/step':>8} {'infer img/s':>12}", flush=True)
+    jit = {"auto": None, "true": True, "false": False}[args.jit_compile]
     results = []
-    for name in names:
-        jit = {"auto": None, "true": True, "false": False}[args.jit_compile]
-        result = measure(name, args.batch_size, args.steps, args.warmup_steps, args.repeats,
-                         args.infer_images, args.infer_batch_size, args.data,
-                         precision=args.precision, jit_compile=jit,
-                         steps_per_execution=args.steps_per_execution)
+    for round_, name, spe in ((r, n, v) for r in range(args.rounds) for n in names
+                              for v in variants):
+        result = {"round": round_, **measure(
+            name, args.batch_size, args.steps, args.warmup_steps, args.repeats,
+            args.infer_images, args.infer_batch_size, args.data, precision=args.precision,
+            jit_compile=jit, steps_per_execution=spe)}
         results.append(result)
-        print(f"{name:<12} {result['batch_size']:>5} {result['precision']:<15} "
-              f"{result['train_img_s']:>12.1f} {result['infer_img_s']:>12.1f}", flush=True)
+        print(f"{name:<12} {result['batch_size']:>5} {spe:>4} {result['precision']:<15} "
+              f"{result['train_img_s']:>12.1f} {result['ms_per_step']:>8.2f} "
+              f"{result['infer_img_s']:>12.1f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine, "results": results},
                                               indent=2) + "\n")

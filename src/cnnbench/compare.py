@@ -25,7 +25,7 @@ from cnnbench.cli import run_stage
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.gate import check, dvc, report
-from cnnbench.models import DISPLAY_NAMES
+from cnnbench.models import display_name
 from cnnbench.repeats import DATA_SUMMARY, OLD_DATA_SUMMARY
 
 #: (label, key in metrics/<model>.json, key in the seed report or None, decimals)
@@ -105,7 +105,7 @@ def metrics_table(models: list[str], base: dict, head: dict, reference: dict) ->
         for label, key, seed_key, decimals in ROWS:
             old, new = _get(base.get(model), key), _get(head.get(model), key)
             change = new - old if old is not None and new is not None else None
-            rows.append([DISPLAY_NAMES.get(model, model) if label == ROWS[0][0] else "", label,
+            rows.append([display_name(model) if label == ROWS[0][0] else "", label,
                          _fmt(old, decimals), _fmt(new, decimals),
                          _fmt(change, decimals, "+") if change else ("=" if change == 0
                                                                      else MISSING),

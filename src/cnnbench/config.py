@@ -83,7 +83,7 @@ class TrainParams:
     seed: int = 0
     precision: str = "float32"
     jit_compile: bool | None = None
-    steps_per_execution: int = 1
+    steps_per_execution: int | None = None  # None: 1 on a CPU, 32 on a GPU (train.py)
     distribution: str = "none"
     # the training recipe's knobs; these defaults are the seed's (all off)
     momentum: float = 0.9
@@ -124,7 +124,8 @@ class TrainParams:
         if self.precision not in PRECISIONS:
             raise ParamsError(f"{prefix}.precision must be one of {', '.join(PRECISIONS)}, "
                               f"got {self.precision!r}{_suggest(self.precision, PRECISIONS)}")
-        _positive_int(f"{prefix}.steps_per_execution", self.steps_per_execution)
+        _positive_int(f"{prefix}.steps_per_execution", self.steps_per_execution,
+                      allow_none=True)
         if self.optimizer not in OPTIMIZERS:
             raise ParamsError(f"{prefix}.optimizer must be one of {', '.join(OPTIMIZERS)}, "
                               f"got {self.optimizer!r}{_suggest(self.optimizer, OPTIMIZERS)}")

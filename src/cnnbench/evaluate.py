@@ -14,6 +14,7 @@
   the plain scores
 - ``time.train_s`` / ``time.epoch_mean_s``: training wall time (Table 3)
 - ``throughput.infer_img_s`` (and ``throughput.train_img_s``): images per second
+- ``device``: what it was evaluated on (GPU with driver and CUDA, or CPU; Keras backend)
 
 and in the plots folder the confusion matrix and per-class accuracy, through DVCLive.
 
@@ -35,6 +36,7 @@ from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path, write_json
 from cnnbench.flops import count_macs
 from cnnbench.logs import open_live
+from cnnbench.machine import describe, label
 
 def count_params(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
@@ -135,6 +137,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
             if time_log.get("train_part_s") else None,
             "infer_batch_size": batch_size,
         },
+        "device": label(describe()),
     }
     with atomic_path(plots_dir) as tmp:
         with open_live(tmp) as live:

@@ -23,7 +23,7 @@ from tabulate import tabulate
 
 from cnnbench.cli import run_stage
 from cnnbench.errors import CnnbenchError
-from cnnbench.models import DISPLAY_NAMES
+from cnnbench.models import display_name
 
 WIDTH = 120
 LABEL = 40  # longer experiment names end in an ellipsis
@@ -79,7 +79,7 @@ def table(shown: list[dict], models: list[str], metric: str, width: int = WIDTH)
         body.append([label, *[f"{c:.4f}" if isinstance(c, (int, float)) else "–"
                                    for c in cells],
                      " ".join(f"{k}={values.get(k)}" for k in changed)])
-    headers = ["experiment", *[DISPLAY_NAMES.get(m, m) for m in models], "changed params"]
+    headers = ["experiment", *[display_name(m) for m in models], "changed params"]
     fixed = (max(len(row[0]) for row in body) + 2
              + sum(max(len(h), 6) + 2 for h in headers[1:-1]))
     text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,

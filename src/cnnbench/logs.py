@@ -1,4 +1,4 @@
-"""Training logs through DVCLive, on every Keras backend, and the machine they ran on.
+"""Training logs through DVCLive, on every Keras backend.
 
 ``EpochHistory`` is the Keras callback that records each epoch's metrics and wall time
 (and stops a diverged run); ``write_training_log`` writes them through a ``dvclive.Live``
@@ -11,12 +11,9 @@ its plots in dvc.yaml).
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import os
-import platform
 import time
-from pathlib import Path
 
 import keras
 
@@ -98,56 +95,3 @@ def open_live(log_dir: str | os.PathLike):
     except SCMError as err:  # DVCLive asks git for the base revision
         raise CnnbenchError(f"git: {err}; commit once (`git commit`) before `dvc repro`, "
                             "DVCLive logs against a base revision") from None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _accelerator(backend: str) -> str:
-    """The first GPU's name on the running backend, or ``cpu``."""
-    try:
-        if backend == "jax":
-            import jax
-
-            device = jax.devices()[0]
-            return "cpu" if device.platform == "cpu" else device.device_kind
-        if backend == "tensorflow":
-            import tensorflow as tf
-
-            gpus = tf.config.list_physical_devices("GPU")
-            return gpus[0].name if gpus else "cpu"
-        if backend == "torch":
-            import torch
-
-            return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    except Exception:  # noqa: BLE001 - a description, never a reason to fail a run
-        return "unknown"
-    return "cpu"
-
-
-def machine_info() -> dict:
-    """What a timing was measured on: CPU, cores, accelerator, backend and versions."""
-    backend = keras.backend.backend()
-    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
-    try:
-        backend_version = importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        backend_version = importlib.metadata.version(f"{package}-cpu") \
-            if package == "tensorflow" else "unknown"
-    return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
-        "accelerator": _accelerator(backend),
-        "backend": backend,
-        "backend_version": backend_version,
-        "keras": keras.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }

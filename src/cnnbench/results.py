@@ -23,6 +23,7 @@ import pandas as pd
 import yaml
 
 from cnnbench.errors import DataError
+from cnnbench.machine import label as machine_label
 from cnnbench.models import display_name
 
 #: DVCLive's per-metric TSV files inside a training log folder.
@@ -104,15 +105,6 @@ def ranking(scores: pd.Series, digits: int = 4) -> str:
             text += " = " if score == order.iloc[i - 1] else " > "
         text += display_name(model)
     return text
-
-
-def machine_label(machine: dict) -> str:
-    """A training log's ``machine`` in a few words: the GPU, or the cores and CPU, then
-    Keras and its backend (``NVIDIA H200, Keras 3.15.1 on jax``)."""
-    device = machine.get("accelerator", "cpu")
-    device = (f"{machine.get('cores', '?')}-core {machine.get('cpu', 'CPU')}"
-              if device == "cpu" else device)
-    return f"{device}, Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}"
 
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,

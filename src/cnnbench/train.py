@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -29,17 +29,46 @@ from cnnbench.config import TrainParams
 from cnnbench.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.inputs import eval_batches, train_batches
-from cnnbench.logs import EpochHistory, machine_info, write_training_log
+from cnnbench.logs import EpochHistory, write_training_log
+from cnnbench.machine import describe, label, trains_on_gpu
 from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the backend; make TensorFlow ops deterministic when it runs them."""
-    keras.utils.set_random_seed(seed)
+#: XLA's switch to deterministic GPU kernels (JAX, and TensorFlow's XLA-compiled steps).
+XLA_DETERMINISTIC = "--xla_gpu_deterministic_ops=true"
+
+
+def deterministic_ops() -> None:
+    """Make the backend's ops deterministic on a GPU as on the CPU: XLA's deterministic
+    ops (read once, when JAX or XLA starts: call this before either runs anything) and
+    TensorFlow's op determinism. The price is some GPU speed (docs/guide/gpu.md)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:  # a user's own setting stays
+        os.environ["XLA_FLAGS"] = f"{flags} {XLA_DETERMINISTIC}".strip()
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def seed_everything(seed: int) -> None:
+    """Deterministic ops (``deterministic_ops``); seed Python, NumPy and the backend."""
+    deterministic_ops()
+    keras.utils.set_random_seed(seed)
+
+
+#: ``train.steps_per_execution: null`` on a GPU: Keras runs this many steps per call
+#: into the compiled function, so the per-step dispatch does not bound the step time
+#: (docs/results/performance-steps.md). The numbers are those of 1 step per call.
+GPU_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(params: TrainParams) -> int:
+    """``train.steps_per_execution``, or when null 1 on a CPU, ``GPU_STEPS_PER_EXECUTION``
+    on a GPU."""
+    if params.steps_per_execution is not None:
+        return params.steps_per_execution
+    return GPU_STEPS_PER_EXECUTION if trains_on_gpu() else 1
 
 
 def compile_model(name: str, num_classes: int, params: TrainParams,
@@ -59,7 +88,7 @@ def compile_model(name: str, num_classes: int, params: TrainParams,
     model = models.build(name, num_classes=num_classes)
     trainee = augmented(model, params)
     trainee.compile(optimizer=make_optimizer(params, steps_per_epoch), loss=make_loss(params),
-                    metrics=["accuracy"], steps_per_execution=params.steps_per_execution,
+                    metrics=["accuracy"], steps_per_execution=steps_per_execution(params),
                     jit_compile="auto" if params.jit_compile is None else params.jit_compile)
     return trainee, model
 
@@ -104,7 +133,9 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     Returns the per-epoch records.
     """
     dataset = load_prepared(data_file)
+    deterministic_ops()  # before distribute starts JAX
     worker = distribute.start(params.distribution, params.batch_size)
+    params = replace(params, steps_per_execution=steps_per_execution(params))  # as logged
     seed_everything(params.seed)
     architecture = architecture or name
     trainee, model = compile_model(architecture, len(dataset.class_names), params,
@@ -118,10 +149,11 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed, worker.rank, worker.world)
     shard = ShardRecord(batches) if worker.world > 1 else None
+    machine = describe()
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
-          f"backend {keras.backend.backend()}", flush=True)
+          f"on {label(machine)}", flush=True)
     if initial_epoch < params.epochs:
         trainee.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
                     validation_data=eval_batches(dataset.test.x, dataset.test.y,
@@ -132,7 +164,7 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
     logged = {"model": name, "architecture": architecture, **asdict(params),
-              "machine": machine_info()}
+              "machine": machine}
     if worker.world > 1:
         logged["worker"] = {"rank": worker.rank, "workers": worker.world,
                             **(shard.first_epoch if shard else {})}
