@@ -35,6 +35,20 @@ ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
         ("seconds per epoch", "time.epoch_mean_s", "epoch_s", 1),
         ("inference images/s", "throughput.infer_img_s", None, 0))
 MISSING = "–"
+TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
+
+
+def _on_cpu(machine: dict | None) -> bool:
+    """Whether a training log's machine trained on the CPU (unknown counts as not)."""
+    return bool(machine) and machine.get("accelerator", "cpu") == "cpu"
+
+
+def train_machine(text: str | None) -> dict | None:
+    """The ``machine`` of a training log's params.yaml text, or None."""
+    try:
+        return (yaml.safe_load(text) or {}).get("machine") if text else None
+    except yaml.YAMLError:
+        return None
 
 
 def _get(record: dict | None, dotted: str):
@@ -98,13 +112,24 @@ def _fmt(value, decimals: int, sign: str = "") -> str:
     return MISSING if value is None else f"{value:{sign},.{decimals}f}"
 
 
-def metrics_table(models: list[str], base: dict, head: dict, reference: dict) -> str:
-    """One row per model and metric: base, working tree, change, seed report."""
+def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
+                  machines: dict[str, tuple] | None = None) -> str:
+    """One row per model and metric: base, working tree, change, seed report.
+
+    ``machines`` maps a model to its (base, PR) training machines: seconds per epoch of two
+    machines get no change, and the seed's (CPU) time stands beside a CPU run only."""
     rows = []
     for model in models:
+        old_machine, new_machine = (machines or {}).get(model, (None, None))
         for label, key, seed_key, decimals in ROWS:
             old, new = _get(base.get(model), key), _get(head.get(model), key)
             change = new - old if old is not None and new is not None else None
+            if key == TIMED and old_machine != new_machine and None not in (old, new):
+                rows.append(["", label, _fmt(old, decimals), _fmt(new, decimals),
+                             "other machine", MISSING])
+                continue
+            if key == TIMED and not _on_cpu(new_machine):
+                seed_key = None
             rows.append([display_name(model) if label == ROWS[0][0] else "", label,
                          _fmt(old, decimals), _fmt(new, decimals),
                          _fmt(change, decimals, "+") if change else ("=" if change == 0
@@ -153,19 +178,31 @@ def gate_text() -> str:
             "`dvc.lock` and its outputs.\n\n" + report(stale, also))
 
 
+def _entries(params: dict) -> list[str]:
+    """The keys of ``models`` then ``variants``: every model the pipeline trains."""
+    return [*(params.get("models") or {}), *(params.get("variants") or {})]
+
+
 def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
-               params_path: Path, details_url: str | None = None) -> str:
+               params_path: Path, details_url: str | None = None,
+               logs_dir: Path = Path("plots/train")) -> str:
     """The whole comparison as Markdown."""
     short = resolve(base)
     params = yaml.safe_load(params_path.read_text()) or {}
-    models = list(params.get("models") or {})
+    models = _entries(params)
     old_params = yaml.safe_load(git_text(base, params_path) or "{}") or {}
-    models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
+    models += [m for m in _entries(old_params) if m not in models]  # removed ones
     base_metrics = {m: git_json(base, str(metrics_dir / f"{m}.json")) for m in models}
     head = {m: local_json(metrics_dir / f"{m}.json") for m in models}
+    log = Path("params.yaml")
+    machines = {m: (train_machine(git_text(base, logs_dir / m / log)),
+                    train_machine((logs_dir / m / log).read_text()
+                                  if (logs_dir / m / log).is_file() else None))
+                for m in models}
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
     parts = [f"## cnnbench: this pull request against `{base}` ({short})", "", gate_text(), "",
-             "### Results", "", metrics_table(models, base_metrics, head, reference), "",
+             "### Results", "", metrics_table(models, base_metrics, head, reference, machines),
+             "",
              f"Seed report: `{reference_path}` ({reference.get('machine', 'machine unknown')}).",
              "", "### Params", "", params_table(base), "", data_line(base, summary_path), ""]
     if details_url:
@@ -177,6 +214,9 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The comparison's inputs, as options (shared with ``cnnbench.review``)."""
     parser.add_argument("--metrics-dir", default="metrics", help="(default: %(default)s)")
+    parser.add_argument("--logs-dir", default="plots/train",
+                        help="training logs, for the machine each model ran on "
+                        "(default: %(default)s)")
     parser.add_argument("--data-summary", default=DATA_SUMMARY, help="(default: %(default)s)")
     parser.add_argument("--reference", default="reference/seed_report.yaml",
                         help="(default: %(default)s)")
@@ -188,7 +228,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace) -> str:
     """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
     return comparison(args.base, Path(args.metrics_dir), Path(args.data_summary),
-                      Path(args.reference), Path(args.params), args.details_url)
+                      Path(args.reference), Path(args.params), args.details_url,
+                      Path(args.logs_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

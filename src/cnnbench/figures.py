@@ -31,6 +31,7 @@ import matplotlib.ticker
 matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scienceplots  # noqa: E402, F401 - registers the "science" styles
 
@@ -40,6 +41,8 @@ from cnnbench.results import (  # noqa: E402
     load_history,
     load_metrics,
     load_reference,
+    load_train_params,
+    machine_label,
     split_by_results,
 )
 
@@ -118,22 +121,36 @@ def plot_test_accuracy(metrics: pd.DataFrame, reference: dict, subtitle: str) ->
 
 def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title: str,
                           subtitle: str, colours: dict[str, tuple],
-                          plain_ticks: bool = False) -> plt.Figure:
-    fig, ax = _figure(subtitle)
-    ax.scatter(metrics[column], metrics["test.accuracy"], zorder=3,
-               c=[colours[m] for m in metrics.index])
-    for i, (_, row) in enumerate(metrics.iterrows()):  # labels alternate above and below
-        ax.annotate(row["name"], (row[column], row["test.accuracy"]), fontsize=6,
-                    xytext=(4, 4 if i % 2 == 0 else -9), textcoords="offset points")
-    ax.set_xscale("log")
-    if plain_ticks:  # 2, 5, 10, 20 s rather than 2x10^0
-        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("Test accuracy")
-    ax.set_title(title)
+                          plain_ticks: bool = False,
+                          machines: pd.Series | None = None) -> plt.Figure:
+    """Test accuracy against ``column``, one panel per machine when ``machines`` (a label
+    per model) names more than one: a time measured on one machine is never drawn on the
+    same axis as another machine's."""
+    groups = ([(None, metrics)] if machines is None or machines.nunique() < 2 else
+              [(m, metrics.loc[machines[machines == m].index]) for m in machines.unique()])
+    width, height = COMPARISON_SIZE
+    fig, axes = _figure(subtitle, ncols=len(groups), figsize=(width * len(groups), height))
+    for ax, (machine, rows) in zip(np.atleast_1d(axes), groups, strict=True):
+        ax.scatter(rows[column], rows["test.accuracy"], zorder=3,
+                   c=[colours[m] for m in rows.index])
+        middle = rows["test.accuracy"].median()
+        for _, row in rows.iterrows():  # the upper half labelled above, the rest below
+            above = row["test.accuracy"] >= middle
+            ax.annotate(row["name"], (row[column], row["test.accuracy"]), fontsize=6,
+                        xytext=(4, 4 if above else -9), textcoords="offset points")
+        ax.set_xscale("log")
+        low, high = rows[column].min(), rows[column].max()
+        if high < 4 * low:  # a narrow range: a factor of 2 either side, not sub-ticks
+            ax.set_xlim(low / 2, high * 2)
+        if plain_ticks:  # 2, 5, 10, 20 s rather than 2x10^0
+            ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("Test accuracy")
+        ax.set_title(title if machine is None else f"{title}\n{machine}",
+                     fontsize=None if machine is None else 7)
     return fig
 
 
@@ -163,6 +180,8 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
     metrics = load_metrics(models, metrics_dir)
     history = load_history(models, logs_dir)
     reference = load_reference(reference_file)
+    machines = pd.Series({m: machine_label(load_train_params(logs_dir, m).get("machine") or {})
+                          for m in models}, dtype="object")
     with plt.style.context(STYLE), atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for model in models:
@@ -176,12 +195,14 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
         _save(plot_accuracy_against(metrics, "time.train_s",
                                     "Training wall time, s (log scale)",
                                     "Test accuracy against training time", subtitle,
-                                    colours, plain_ticks=True),
+                                    colours, plain_ticks=True, machines=machines),
               tmp, "accuracy_vs_time", svg=True)
-        _save(plot_accuracy_against(metrics, "flops.macs",
-                                    "Forward multiply-accumulates per image (log scale)",
-                                    "Test accuracy against compute", subtitle, colours),
-              tmp, "accuracy_vs_macs", svg=True)
+        counted = metrics.dropna(subset=["flops.macs"]) if "flops.macs" in metrics else ()
+        if len(counted):  # metrics written before MACs were counted have none
+            _save(plot_accuracy_against(counted, "flops.macs",
+                                        "Forward multiply-accumulates per image (log scale)",
+                                        "Test accuracy against compute", subtitle, colours),
+                  tmp, "accuracy_vs_macs", svg=True)
         _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
               "val_accuracy", svg=True)
         written = sorted(p.name for p in tmp.iterdir())

@@ -59,8 +59,11 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
                 "throughput.train_img_s", "throughput.infer_img_s"):
         table[key] = metrics[key]
     table["flops.macs"] = metrics.get("flops.macs")  # absent in metrics from before FLOPs
-    main_machines = {m: machine_label(load_train_params(logs_dir, m).get("machine") or {})
-                     for m in metrics.index}
+    logged = {m: load_train_params(logs_dir, m).get("machine") or {} for m in metrics.index}
+    main_machines = {m: machine_label(machine) for m, machine in logged.items()}
+    table["machine"] = pd.Series(main_machines, dtype="object")
+    table["on_cpu"] = pd.Series({m: machine.get("accelerator", "cpu") == "cpu"
+                                 for m, machine in logged.items()}, dtype="bool")
     seeds, left_out = over_seeds(metrics, load_repeats(models, repeats_dir),
                                  main_protocols(models, logs_dir, data_metrics), main_machines)
     table = table.join(seeds)
@@ -115,12 +118,7 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
                                        table["test.accuracy.one_run_high"],
                                        table["seed.test.accuracy"], strict=True)],
     })
-    per_epoch = epochs.pivot(index="model", columns="epoch", values="seconds").reindex(table.index)
-    times = pd.DataFrame({"Net": names})
-    for epoch in per_epoch.columns:
-        times[f"Epoch {epoch}"] = per_epoch[epoch].map(lambda v: _num(v, 1))
-    times["mean"] = table["time.epoch_mean_s"].map(lambda v: _num(v, 1))
-    times["seed mean"] = table["seed.time.epoch_mean_s"].map(lambda v: _num(v, 1))
+    times = _epoch_tables(table, epochs, reference)
     sizes = pd.DataFrame({
         "Net": names,
         "params": table["params.total"].map(lambda v: f"{int(v):,}"),
@@ -164,7 +162,10 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         *([""] if table["machines"].astype(bool).any() else []),
         *(f"- left out: {line}" for line in left_out), *([""] if left_out else []),
         "## Table 3: seconds per epoch (validation pass included)",
-        "", times.to_markdown(index=False, disable_numparse=True), "",
+        "",
+        "One table per machine: times of different machines are not comparable. The seed"
+        " report's CPU times stand beside runs on a CPU only.",
+        "", *times,
         "## Size and throughput",
         "", sizes.to_markdown(index=False, disable_numparse=True), "",
         "MMACs: millions of forward multiply-accumulates per image, counted from the"
@@ -178,6 +179,24 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "",
     ]
     return "\n".join(lines)
+
+
+def _epoch_tables(table: pd.DataFrame, epochs: pd.DataFrame, reference: dict) -> list[str]:
+    """Table 3 as Markdown lines: one table per machine the models trained on, with the
+    seed's mean beside models that trained on a CPU, as the seed did."""
+    per_epoch = epochs.pivot(index="model", columns="epoch", values="seconds").reindex(table.index)
+    lines = []
+    for machine, rows in table.groupby("machine", sort=False):
+        times = pd.DataFrame({"Net": rows["name"]})
+        for epoch in per_epoch.columns:
+            times[f"Epoch {epoch}"] = per_epoch.loc[rows.index, epoch].map(lambda v: _num(v, 1))
+        times["mean"] = rows["time.epoch_mean_s"].map(lambda v: _num(v, 1))
+        if rows["on_cpu"].all():
+            times[f"seed mean ({reference['machine']})"] = rows["seed.time.epoch_mean_s"].map(
+                lambda v: _num(v, 1))
+        lines += [f"**{machine}**", "", times.to_markdown(index=False, disable_numparse=True),
+                  ""]
+    return lines
 
 
 def _signed(value) -> str:
