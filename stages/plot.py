@@ -10,8 +10,7 @@ writes PNG (and SVG) figures into a fresh folder. Example:
 
 import argparse
 
-from cnnbench.cli import run_stage
-from cnnbench.results import add_run_arguments
+from cnnbench.cli import add_run_arguments, run_stage
 
 
 def main(argv=None):

@@ -11,8 +11,7 @@ per-model CSV and a per-epoch CSV. Example:
 
 import argparse
 
-from cnnbench.cli import run_stage
-from cnnbench.results import add_run_arguments
+from cnnbench.cli import add_run_arguments, run_stage
 
 
 def main(argv=None):
@@ -27,8 +26,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
-    from cnnbench.results import ranking
-    from cnnbench.summary import summarise
+    from cnnbench.summary import ranking, summarise
 
     models = list(load_params(args.params).models)
     table = summarise(models, args.metrics_dir, args.logs_dir, args.data_metrics,

@@ -20,7 +20,8 @@ from archives import make_image_folder
 from helpers import environment, make_project, ran_stages, run
 
 from cnnbench.repeats import protocol_digest
-from cnnbench.results import load_repeats, main_protocols, over_seeds
+from cnnbench.results import load_repeats, main_protocols
+from cnnbench.statistics import over_seeds
 
 DATA = {"source": {"name": "x.tar.gz", "sha256": "ab" * 32},
         "train": {"count": 100}, "test": {"count": 20}}
@@ -114,7 +115,7 @@ def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
 def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
     """Two models, three runs each: one spread wide enough to hold the seed's number, one
     so tight that the seed's number is outside what one more run of ours would give."""
-    from cnnbench.results import one_run_range
+    from cnnbench.statistics import one_run_range
     from cnnbench.summary import render_markdown
 
     runs = {"alexnet8": [0.5844, 0.5864, 0.5626], "resnet18": [0.7756, 0.7760, 0.7752]}
@@ -134,7 +135,7 @@ def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
         "seed.test.accuracy": seed, "diff.test.accuracy.mean": 0.0, "machines": "",
         "time.epoch_mean_s": 1.0, "seed.time.epoch_mean_s": 1.0, "params.total": 1,
         "params.trainable": 1, "params.non_trainable": 0, "throughput.train_img_s": 1.0,
-        "throughput.infer_img_s": 1.0})
+        "throughput.infer_img_s": 1.0, "machine": "m", "on_cpu": True})
     epochs = pd.DataFrame({"model": ["alexnet8", "resnet18"], "epoch": 1, "seconds": 1.0})
     markdown = render_markdown(table, epochs, {"description": "test"},
                                {"source": "seed", "machine": "m", "ranking": []})

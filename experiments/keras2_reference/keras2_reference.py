@@ -13,7 +13,7 @@ Needs ``tf_keras`` matching the installed TensorFlow (not a project dependency):
 
     pip install --target /tmp/tfk-site tf-keras==2.21.0
     PYTHONPATH=/tmp/tfk-site .venv/bin/python experiments/keras2_reference/keras2_reference.py \\
-        --data data/prepared/cifar10.npz --seed 0 --out experiments/keras2_reference/results/keras2-alexnet8-seed0.json
+        --data data/prepared/cifar10.npz --seed 0 --out /tmp/keras2-alexnet8-seed0.json
 
 Prints progress per epoch and writes one JSON document: per-epoch metrics, the test
 accuracy and loss, versions and the machine.

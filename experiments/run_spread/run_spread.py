@@ -2,14 +2,15 @@
 
 The seed report's Table 2 is one run per model. This script pools every recorded
 full-data run of a model under the seed protocol on the same prepared data, whatever
-produced it (the pipeline's main run and seed repeats, ``experiments/keras2_reference/keras2_reference.py``, the
-``prepared`` runs of ``experiments/jpeg_cost/jpeg_cost.py``), and prints one JSON document: each run, the
-mean and sample std, the 95 % range where one more run would land (the summary's
+produced it (the pipeline's main run and seed repeats, ``experiments/keras2_reference``,
+the ``prepared`` runs of ``experiments/jpeg_cost``), and prints one JSON document: each
+run, the mean and sample std, the 95 % range where one more run would land (the summary's
 ``one_run_range``: Student's t prediction interval), and where the seed's number falls.
 
     .venv/bin/python experiments/run_spread/run_spread.py alexnet8 metrics/alexnet8.json \\
-        metrics/repeats/seed*/alexnet8.json experiments/keras2_reference/results/keras2-alexnet8-seed*.json \\
-        experiments/jpeg_cost/results/jpeg-cost-alexnet8-*.json
+        metrics/repeats/seed*/alexnet8.json \\
+        experiments/keras2_reference/results/keras2-alexnet8-seed*.json \\
+        experiments/jpeg_cost/results/jpeg-cost-alexnet8-h200-partial.json
 
 Each file is one of: a pipeline metrics file (``test.accuracy``), a Keras 2 reference
 result (``test_accuracy``), or a JPEG-cost report (its ``runs`` of this model on the
@@ -26,8 +27,8 @@ import json
 import statistics
 from pathlib import Path
 
-from cnnbench.results import (load_reference, load_train_params,
-                              machine_label, one_run_range)
+from cnnbench.results import load_reference, load_train_params, machine_label
+from cnnbench.statistics import one_run_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +40,8 @@ def runs_in(path: Path, model: str, logs_dir: Path) -> list[dict]:
         machine = record.get("machine", {})
         return [{"file": str(path), "seed": r["seed"], "test_accuracy": r["test_accuracy"],
                  "test_loss": r["test_loss"],
-                 "how": f"experiments/jpeg_cost/jpeg_cost.py, {machine.get('accelerator') or machine.get('cpu')}"}
+                 "how": "experiments/jpeg_cost/jpeg_cost.py, "
+                        f"{machine.get('accelerator') or machine.get('cpu')}"}
                 for r in record["runs"] if r["model"] == model and r["data"] == "prepared"]
     if record.get("model") != model:
         return []

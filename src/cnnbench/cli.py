@@ -66,3 +66,13 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def add_run_arguments(parser) -> None:
+    """The command-line arguments of the stages that read a whole run (plot, summarise)."""
+    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
+    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
+    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
+    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
+    parser.add_argument("--params", default="params.yaml",
+                        help="params file; its `models` are read (default: %(default)s)")

@@ -8,7 +8,8 @@ Two source formats are read:
   ``train/<class>/*`` and ``test/<class>/*`` at its root or one folder down. Class ids
   are the sorted class names.
 
-``prepare`` writes one uncompressed ``.npz`` (read back by ``dataset.load_prepared``): ``x_train``/``x_test`` (uint8, NHWC),
+``prepare`` writes one uncompressed ``.npz`` (read back by ``dataset.load_prepared``):
+``x_train``/``x_test`` (uint8, NHWC),
 ``y_train``/``y_test`` (int32) and ``class_names``, plus a JSON of counts and
 per-channel statistics. Models scale pixels to [0, 1] themselves (x / 255).
 
@@ -91,7 +92,8 @@ def _download(url: str, dest: Path) -> None:
                     received += len(block)
                     bar.update(len(block))
     except urllib.error.HTTPError as err:
-        raise DataError(f"data.source {url}: HTTP {err.code} {err.reason}; {LOCAL_COPY_HINT}") from None
+        raise DataError(f"data.source {url}: HTTP {err.code} {err.reason}; "
+                        f"{LOCAL_COPY_HINT}") from None
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
         raise DataError(f"data.source {url} is unreachable ({reason}); {LOCAL_COPY_HINT}") from None

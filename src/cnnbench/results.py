@@ -7,15 +7,14 @@
 - ``load_history``: one row per model and epoch from the DVCLive logs of the train
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
-- ``load_repeats`` / ``over_seeds``: the seed repeats collected by ``cnnbench.repeats``,
-  and each model's test accuracy over the main run and the repeats of its protocol, with
-  the range where one more run would land (``one_run_range``).
+- ``load_repeats``: the seed repeats collected by ``cnnbench.repeats`` (their statistics:
+  ``cnnbench.statistics``).
+- ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 
@@ -28,16 +27,6 @@ from cnnbench.models import display_name
 
 #: DVCLive's per-metric TSV files inside a training log folder.
 HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
-
-
-def add_run_arguments(parser) -> None:
-    """The command-line arguments of the stages that read a whole run (plot, summarise)."""
-    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
-    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
-    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
-    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file; its `models` are read (default: %(default)s)")
 
 
 def _read_json(path: Path) -> dict:
@@ -93,18 +82,6 @@ def load_reference(path: str | os.PathLike) -> dict:
         return yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read the reference results ({err})") from None
-
-
-def ranking(scores: pd.Series, digits: int = 4) -> str:
-    """``ResNet18 > Inception10 > ...`` from scores indexed by model; ties (equal to
-    ``digits`` decimals) are joined by ``=``."""
-    order = scores.round(digits).sort_values(ascending=False, kind="stable")
-    text = ""
-    for i, (model, score) in enumerate(order.items()):
-        if i:
-            text += " = " if score == order.iloc[i - 1] else " > "
-        text += display_name(model)
-    return text
 
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
@@ -169,73 +146,3 @@ def main_protocols(models: list[str], logs_dir: str | os.PathLike,
         params = load_train_params(logs_dir, model)
         result[model] = (params.get("seed"), protocol_digest(params, data))
     return result
-
-
-def _machines_text(machines: dict) -> str:
-    """``seed 0 on A; seeds 1, 2 on B`` when the runs span more than one machine, else ''."""
-    groups: dict[str, list] = {}
-    for seed in sorted(machines):
-        groups.setdefault(machines[seed] or "a machine not recorded", []).append(seed)
-    if len(groups) < 2:
-        return ""
-    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on {m}"
-                     for m, seeds in groups.items())
-
-
-def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
-    """Where one more run would land, from the runs in ``values``: the ``level`` prediction
-    interval of Student's t, mean ± t(n − 1) · s · √(1 + 1/n), assuming a normal spread.
-
-    It answers whether a single published run (the seed report's) is within our
-    run-to-run noise; it is much wider than the spread of the mean for few runs.
-    (NaN, NaN) for fewer than two runs.
-    """
-    from scipy.stats import t
-
-    values = pd.Series(values, dtype="float64").dropna()
-    n = len(values)
-    if n < 2:
-        return math.nan, math.nan
-    half = t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n)
-    return float(values.mean() - half), float(values.mean() + half)
-
-
-def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
-               protocols: dict[str, tuple[int, str]],
-               main_machines: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Test accuracy over seeds: the main run plus the repeats of the same protocol.
-
-    Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
-    ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
-    ``..._high`` (``one_run_range``: where one more run would land, 95 %),
-    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span
-    more than one machine (``main_machines`` labels the main runs), else '') and one line
-    per repeat left out, saying why.
-    """
-    rows, left_out = {}, []
-    for model in metrics.index:
-        seed, protocol = protocols[model]
-        accuracy = {seed: metrics.loc[model, "test.accuracy"]}
-        loss = {seed: metrics.loc[model, "test.loss"]}
-        machines = {seed: (main_machines or {}).get(model)}
-        mine = repeats[repeats["model"] == model] if len(repeats) else repeats
-        for _, repeat in mine.iterrows():
-            if repeat["protocol"] != protocol:
-                left_out.append(f"{repeat['file']}: another protocol than the main run's "
-                                f"(params or data differ beyond the seed)")
-            elif repeat["seed"] in accuracy:
-                left_out.append(f"{repeat['file']}: seed {repeat['seed']} is already counted")
-            else:
-                accuracy[repeat["seed"]] = repeat["test.accuracy"]
-                loss[repeat["seed"]] = repeat["test.loss"]
-                machine = repeat.get("machine")
-                machines[repeat["seed"]] = machine if isinstance(machine, str) else None
-        values = pd.Series(accuracy, dtype="float64")
-        low, high = one_run_range(values)
-        rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
-                       "test.accuracy.mean": values.mean(),
-                       "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
-                       "test.accuracy.one_run_low": low, "test.accuracy.one_run_high": high,
-                       "test.loss.mean": pd.Series(loss, dtype="float64").mean(),
-                       "machines": _machines_text(machines)}
-    return pd.DataFrame.from_dict(rows, orient="index"), left_out

@@ -24,7 +24,20 @@ from cnnbench.files import atomic_path
 from cnnbench.models import display_name
 from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
                               load_repeats, load_train_params, machine_label, main_protocols,
-                              over_seeds, ranking, split_by_results)
+                              split_by_results)
+from cnnbench.statistics import over_seeds
+
+
+def ranking(scores: pd.Series, digits: int = 4) -> str:
+    """``ResNet18 > Inception10 > ...`` from scores indexed by model; ties (equal to
+    ``digits`` decimals) are joined by ``=``."""
+    order = scores.round(digits).sort_values(ascending=False, kind="stable")
+    text = ""
+    for i, (model, score) in enumerate(order.items()):
+        if i:
+            text += " = " if score == order.iloc[i - 1] else " > "
+        text += display_name(model)
+    return text
 
 
 def _seed_column(reference: dict, models: list[str], split: str, key: str) -> pd.Series:

@@ -1,0 +1,82 @@
+"""Statistics over runs: a model's test accuracy over seeds, and where one more run would land.
+
+- ``one_run_range``: Student's t prediction interval for one more run, from n runs.
+- ``over_seeds``: the main run plus the seed repeats of its protocol (``cnnbench.repeats``),
+  as mean, sample std, one-more-run range and the machines each seed ran on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def _machines_text(machines: dict) -> str:
+    """``seed 0 on A; seeds 1, 2 on B`` when the runs span more than one machine, else ''."""
+    groups: dict[str, list] = {}
+    for seed in sorted(machines):
+        groups.setdefault(machines[seed] or "a machine not recorded", []).append(seed)
+    if len(groups) < 2:
+        return ""
+    return "; ".join(f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on {m}"
+                     for m, seeds in groups.items())
+
+
+def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
+    """Where one more run would land, from the runs in ``values``: the ``level`` prediction
+    interval of Student's t, mean ± t(n − 1) · s · √(1 + 1/n), assuming a normal spread.
+
+    It answers whether a single published run (the seed report's) is within our
+    run-to-run noise; it is much wider than the spread of the mean for few runs.
+    (NaN, NaN) for fewer than two runs.
+    """
+    from scipy.stats import t
+
+    values = pd.Series(values, dtype="float64").dropna()
+    n = len(values)
+    if n < 2:
+        return math.nan, math.nan
+    half = t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
+               protocols: dict[str, tuple[int, str]],
+               main_machines: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Test accuracy over seeds: the main run plus the repeats of the same protocol.
+
+    Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
+    ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
+    ``..._high`` (``one_run_range``: where one more run would land, 95 %),
+    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span
+    more than one machine (``main_machines`` labels the main runs), else '') and one line
+    per repeat left out, saying why.
+    """
+    rows, left_out = {}, []
+    for model in metrics.index:
+        seed, protocol = protocols[model]
+        accuracy = {seed: metrics.loc[model, "test.accuracy"]}
+        loss = {seed: metrics.loc[model, "test.loss"]}
+        machines = {seed: (main_machines or {}).get(model)}
+        mine = repeats[repeats["model"] == model] if len(repeats) else repeats
+        for _, repeat in mine.iterrows():
+            if repeat["protocol"] != protocol:
+                left_out.append(f"{repeat['file']}: another protocol than the main run's "
+                                f"(params or data differ beyond the seed)")
+            elif repeat["seed"] in accuracy:
+                left_out.append(f"{repeat['file']}: seed {repeat['seed']} is already counted")
+            else:
+                accuracy[repeat["seed"]] = repeat["test.accuracy"]
+                loss[repeat["seed"]] = repeat["test.loss"]
+                machine = repeat.get("machine")
+                machines[repeat["seed"]] = machine if isinstance(machine, str) else None
+        values = pd.Series(accuracy, dtype="float64")
+        low, high = one_run_range(values)
+        rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),
+                       "test.accuracy.mean": values.mean(),
+                       "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
+                       "test.accuracy.one_run_low": low, "test.accuracy.one_run_high": high,
+                       "test.loss.mean": pd.Series(loss, dtype="float64").mean(),
+                       "machines": _machines_text(machines)}
+    return pd.DataFrame.from_dict(rows, orient="index"), left_out
