@@ -6,12 +6,15 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 def bench(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cnnbench.bench", *args], capture_output=True,
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
