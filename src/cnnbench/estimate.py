@@ -5,8 +5,8 @@
 
 For each model in params.yaml, with that model's own params (recipe, batch size, precision,
 optimizer, augmentation), ``bench.measure`` times a few training steps after the warm-up
-(tracing, compilation) and a prediction pass at the training batch size; a fresh Python
-importing the training code gives a stage's start-up time. From these:
+(tracing, compilation), a prediction pass at the training batch size and one checkpoint
+save; a fresh Python importing the training code gives a stage's start-up time. From these:
 
 - train stage: start-up + build and warm-up + the validation pass's tracing
   + epochs x (steps per epoch x step time + test images / prediction rate)
@@ -24,7 +24,6 @@ with other work are slower and vary; the estimate holds for the load it ran unde
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import subprocess
 import sys
@@ -117,7 +116,11 @@ def measure_model(name: str, train: TrainParams, steps: int, repeats: int,
     result = measure(name, train.batch_size, steps, warmup_steps, repeats,
                      infer_images=max(256, 4 * train.batch_size),
                      infer_batch_size=train.batch_size, params=train)
-    return Timing(step_s=train.batch_size / result["train_img_s"], setup_s=result["setup_s"],
+    # the mean step over all windows, not the median window: on a machine shared with
+    # other work the median picks the quiet moments that a long run does not get
+    windows = result["train_img_s_windows"]
+    step_s = train.batch_size * sum(1 / rate for rate in windows) / len(windows)
+    return Timing(step_s=step_s, setup_s=result["setup_s"],
                   predict_img_s=result["infer_img_s"],
                   predict_setup_s=result["infer_setup_s"], save_s=result["save_s"])
 
@@ -156,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=4,
                         help="training steps per timed window (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3,
-                        help="timed windows; the median counts (default: %(default)s)")
+                        help="timed windows; their mean step time counts (default: %(default)s)")
     parser.add_argument("--warmup-steps", type=int, default=2,
                         help="untimed training steps first (default: %(default)s)")
     parser.add_argument("--json", help="file to write the estimate to, as JSON")
