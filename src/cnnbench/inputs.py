@@ -93,6 +93,13 @@ class _TFBatches:
     def set_epoch(self, epoch: int) -> None:
         self._epoch.assign(epoch)
 
+    @staticmethod
+    def in_order(x: np.ndarray, y: np.ndarray, batch_size: int):
+        """The batches of ``(x, y)`` in order, as a plain ``tf.data`` pipeline."""
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(1)
+
 
 class EpochOrder(keras.callbacks.Callback):
     """At each epoch's start: point the batches at that epoch and reseed random layers.
@@ -134,9 +141,7 @@ def eval_batches(x: np.ndarray, y: np.ndarray, batch_size: int, rank: int = 0, w
     map, which op determinism rewrites with an error line in the log.
     """
     if world == 1 and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(1)
+        return _TFBatches.in_order(x, y, batch_size)
     if world == 1:
         return x, y
     return _ArrayBatches(x, y, batch_size, seed=0, rank=rank, world=world, shuffle=False)
