@@ -1,6 +1,8 @@
 # cnnbench quick start:
+#   make estimate  how long `make repro` will take on this machine (about a minute)
 #   make repro   set up .venv and run the pipeline (dvc repro)
-#   make test    set up .venv and run the tests
+#   make check   set up .venv and run the fast tests (under a minute)
+#   make test    set up .venv and run all the tests
 # Set PYTHON to pick the interpreter that creates .venv (default: python3).
 # The build follows the machine: a GPU build where nvidia-smi lists an NVIDIA GPU, else a
 # CPU build; DEVICE=gpu|cpu and BACKEND=tensorflow|jax choose it (docs/guide/gpu.md).
@@ -29,11 +31,13 @@ VEGA_PACKAGES := vega@5.20.2 vega-lite@5.2.0 vega-embed@6.18.2
 
 TORCH_VENV ?= .venv-torch
 
-.PHONY: setup repro test report vega bench torch-reference clean-venv help
+.PHONY: setup repro estimate check test report vega bench torch-reference clean-venv help
 
 help:
+	@echo "make estimate  how long make repro will take on this machine, per model"
 	@echo "make repro   set up $(VENV) and run the pipeline (dvc repro)"
-	@echo "make test    set up $(VENV) and run the tests"
+	@echo "make check   set up $(VENV) and run the fast tests (not the slow ones)"
+	@echo "make test    set up $(VENV) and run all the tests"
 	@echo "make report  BASE=main: Markdown review of the working tree against BASE"
 	@echo "             (reports/review/review.md and reports/review/plots/index.html)"
 	@echo "make bench   training and inference throughput of the five models (bench/results/)"
@@ -69,19 +73,25 @@ $(VEGA)/vega-embed.min.js:
 
 report: setup
 	$(MAKE) vega || echo "make vega failed: the plots page will load Vega from the CDN"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m cnnbench.review --base $(BASE) \
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m cnnbench review --base $(BASE) \
 	    --summary reports/summary.md --figures plots/figures --out reports/review \
 	    --vega-dir $(VEGA)
 
 repro: setup
 	KERAS_BACKEND=$(BACKEND) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+estimate: setup
+	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m cnnbench estimate
+
+check: $(TEST_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+
 test: $(TEST_STAMP) vega
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
 
 bench: setup
 	mkdir -p bench/results
-	$(BIN)/python -m cnnbench.bench --json bench/results/keras-$(shell hostname).json
+	$(BIN)/python -m cnnbench bench --json bench/results/keras-$(shell hostname).json
 
 # PyTorch lives in its own environment: it is the baseline, not a dependency.
 $(TORCH_VENV)/.installed:

@@ -14,6 +14,7 @@ def bench(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",

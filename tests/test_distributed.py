@@ -90,6 +90,7 @@ def runs(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_both_workers_end_with_identical_weights(runs):
     import keras
 
@@ -99,6 +100,7 @@ def test_both_workers_end_with_identical_weights(runs):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 def test_each_worker_fed_its_own_half_of_every_global_batch(runs):
     order = epoch_order(240, seed=0, epoch=0)
     logged = [yaml.safe_load((runs / f"worker{r}" / "log" / "params.yaml").read_text())["worker"]
@@ -112,6 +114,7 @@ def test_each_worker_fed_its_own_half_of_every_global_batch(runs):
     assert logged[0]["ids_sha256"] != logged[1]["ids_sha256"]
 
 
+@pytest.mark.slow
 def test_the_loss_fell_and_matches_a_single_worker_run(runs):
     distributed = curves(runs / "worker0" / "log")
     assert distributed == curves(runs / "worker1" / "log")  # the same global metrics
@@ -123,6 +126,7 @@ def test_the_loss_fell_and_matches_a_single_worker_run(runs):
         assert distributed[name] == pytest.approx(values, rel=1e-4, abs=1e-5), name
 
 
+@pytest.mark.slow
 def test_data_parallel_off_jax_or_without_workers_is_a_clear_error(runs, tmp_path):
     env = {k: v for k, v in jax_env().items() if not k.startswith("KERAS_DISTRIBUTION")}
     result = finish_error(start(runs, "nocluster", runs / "params.yaml", env))

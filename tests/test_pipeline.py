@@ -61,6 +61,7 @@ def changed(repo) -> dict[str, str]:
     return {"again": again, "rerun": rerun, **{f"before:{m}": t for m, t in before.items()}}
 
 
+@pytest.mark.slow
 def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
     stages = run(["dvc", "stage", "list", "--all", "--name-only"], repo).stdout.split()
     expected = {"fetch", "prepare", "plot", "summarise"} | {
@@ -89,6 +90,7 @@ def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
     assert set(data["train"]["per_class"].values()) == {16}
 
 
+@pytest.mark.slow
 def test_metrics_show_lists_every_model_with_the_documented_keys(repo):
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repo).stdout)
     files = shown[""]["data"]
@@ -103,6 +105,7 @@ def test_metrics_show_lists_every_model_with_the_documented_keys(repo):
 
 
 @pytest.mark.parametrize("model", MODELS)
+@pytest.mark.slow
 def test_test_metrics_agree_with_the_last_validation_pass(repo, model):
     """The saved and reloaded model scores exactly as the trained one did in its last epoch."""
     metrics = json.loads((repo / f"metrics/{model}.json").read_text())
@@ -111,11 +114,13 @@ def test_test_metrics_agree_with_the_last_validation_pass(repo, model):
     assert metrics["test"]["loss"] == pytest.approx(log["val"]["loss"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_second_repro_runs_nothing(changed):
     assert ran_stages(changed["again"]) == set()
     assert "Data and pipelines are up to date" in changed["again"]
 
 
+@pytest.mark.slow
 def test_changing_one_models_param_reruns_only_that_model(repo, changed):
     assert ran_stages(changed["rerun"]) == {"train@lenet5", "evaluate@lenet5", "plot",
                                             "summarise"}
@@ -124,6 +129,7 @@ def test_changing_one_models_param_reruns_only_that_model(repo, changed):
         assert (repo / f"metrics/{model}.json").read_text() == changed[f"before:{model}"]
 
 
+@pytest.mark.slow
 def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
     """Editing an unused recipe reruns nothing; switching recipe reruns train and evaluate."""
     def pending() -> set[str]:
@@ -141,12 +147,14 @@ def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
     assert pending() == set()
 
 
+@pytest.mark.slow
 def test_metrics_diff_reports_that_model_and_no_other(repo, changed):
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], repo).stdout)
     assert set(diff) == {"metrics/lenet5.json"}
     assert diff["metrics/lenet5.json"]["train.epochs"] == {"old": 1, "new": 2, "diff": 1}
 
 
+@pytest.mark.slow
 def test_summary_tables_equal_the_metrics_they_come_from(repo):
     import pandas as pd
 
@@ -179,6 +187,7 @@ def test_summary_tables_equal_the_metrics_they_come_from(repo):
         assert f"## {heading}" in markdown
 
 
+@pytest.mark.slow
 def test_plot_stage_writes_every_figure(repo):
     from PIL import Image
 
@@ -189,6 +198,7 @@ def test_plot_stage_writes_every_figure(repo):
             assert image.width >= 600 and image.height >= 300, png.name
 
 
+@pytest.mark.slow
 def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
     from cnnbench.figures import plot_all
 
@@ -201,6 +211,7 @@ def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
     assert drawn[0] == drawn[1]
 
 
+@pytest.mark.slow
 def test_review_report_against_a_base_commit(repo, changed):
     out = repo / "reports/review"
     run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),
@@ -221,6 +232,7 @@ def test_review_report_against_a_base_commit(repo, changed):
     assert "cdn.jsdelivr" not in page and 'src="vendor/vega.min.js"' in page
 
 
+@pytest.mark.slow
 def test_review_works_in_a_clone_where_nothing_was_ever_run(repo, changed, tmp_path):
     """Metrics and plot data are in git: a fresh clone (no DVC cache, no models) can review."""
     clone = tmp_path / "clone"
@@ -233,6 +245,7 @@ def test_review_works_in_a_clone_where_nothing_was_ever_run(repo, changed, tmp_p
     assert (clone / "review" / "plots" / "index.html").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_review_rejects_an_unknown_base(repo):
     result = run([sys.executable, "-m", "cnnbench.review", "--base", "no-such-branch",
                   "--summary", "reports/summary.md", "--figures", "plots/figures"], repo,
@@ -242,6 +255,7 @@ def test_review_rejects_an_unknown_base(repo):
         "--base 'no-such-branch' is not a commit of this git repository")
 
 
+@pytest.mark.slow
 def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -269,6 +283,7 @@ def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
     assert not problems, problems
 
 
+@pytest.mark.slow
 def test_a_second_concurrent_repro_gets_dvcs_lock_error(repo, changed):
     log = repo / "plots/train/inception10/metrics.json"
     before = json.loads(log.read_text())

@@ -123,6 +123,7 @@ def without_times(records: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in records]
 
 
+@pytest.mark.slow
 def test_a_modern_run_resumed_after_a_crash_matches_an_uninterrupted_one(prepared,
                                                                         monkeypatch):
     data = prepared / "data.npz"
@@ -153,6 +154,7 @@ def test_a_modern_run_resumed_after_a_crash_matches_an_uninterrupted_one(prepare
     assert saved.count_params() == SEED_REFERENCE["lenet5"]["params"]["total"]
 
 
+@pytest.mark.slow
 def test_flip_tta_scores_the_mean_of_each_image_and_its_mirror(prepared):
     run = prepared / "a"  # trained by the test above, or train it here
     if not (run / "model.keras").exists():

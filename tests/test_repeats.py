@@ -174,6 +174,7 @@ def project(tmp_path_factory):
     return repo, seed1.stdout
 
 
+@pytest.mark.slow
 def test_repeats_are_collected_from_experiments_and_averaged(project):
     repo, seed1_output = project
     assert {"train@lenet5", "evaluate@lenet5"} <= ran_stages(seed1_output)
@@ -207,6 +208,7 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     assert f"Data: {source['name']}, sha256 `{source['sha256']}`." in markdown
 
 
+@pytest.mark.slow
 def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
     repo, _ = project
     run(["dvc", "exp", "run", "--temp", "-n", "evalonly", "-S", "evaluate.batch_size=16"],
@@ -219,6 +221,7 @@ def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
     assert not (repo / "out").exists()
 
 
+@pytest.mark.slow
 def test_collect_names_an_unknown_experiment(project):
     repo, _ = project
     result = subprocess.run([sys.executable, "-m", "cnnbench.repeats", "--out", "out",
@@ -246,6 +249,7 @@ def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
     assert one.endswith("seed recipe; 2-core AMD EPYC, Keras 3.15.1 on tensorflow")
 
 
+@pytest.mark.slow
 def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path):
     """Summarise with only LeNet5's metrics, `models` listing LeNet5 and VGG16."""
     from cnnbench.summary import summarise
@@ -266,6 +270,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
     assert not (tmp_path / "t.md").exists()
 
 
+@pytest.mark.slow
 def test_collect_skips_a_model_without_a_main_run(project):
     from cnnbench.repeats import collect
 

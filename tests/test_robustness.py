@@ -197,6 +197,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) ->
 
 
 @pytest.mark.parametrize("kind, stage, expected", SOURCE_CASES, ids=[c[0] for c in SOURCE_CASES])
+@pytest.mark.slow
 def test_bad_source_is_one_clear_error_and_keeps_earlier_outputs(workdir, tmp_path, kind, stage,
                                                                  expected):
     before = snapshot(workdir / "data") | snapshot(workdir / "metrics")
@@ -221,6 +222,7 @@ def test_bad_source_is_one_clear_error_and_keeps_earlier_outputs(workdir, tmp_pa
 
 @pytest.mark.parametrize("changes, expected", PARAMS_CASES, ids=[next(iter(c[0])) for c in
                                                                   PARAMS_CASES])
+@pytest.mark.slow
 def test_bad_params_are_one_clear_error_and_keep_earlier_outputs(workdir, tmp_path, changes,
                                                                  expected):
     before = snapshot(workdir / "data") | snapshot(workdir / "metrics")
@@ -280,6 +282,7 @@ def reference(tiny) -> dict:
     return logged(tiny, "reference")
 
 
+@pytest.mark.slow
 def test_two_identical_runs_give_identical_metrics(tiny, reference):
     result = run_script("train.py", *train_args(tiny, "again"), cwd=tiny)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -288,6 +291,7 @@ def test_two_identical_runs_give_identical_metrics(tiny, reference):
     assert len(reference["curves"]) == 4  # train and val, loss and accuracy
 
 
+@pytest.mark.slow
 def test_sigkill_mid_training_then_rerun_resumes_with_identical_metrics(tiny, reference):
     args = train_args(tiny, "killed")
     state = tiny / "killed" / "checkpoint" / "current" / "state.json"
@@ -318,6 +322,7 @@ def test_sigkill_mid_training_then_rerun_resumes_with_identical_metrics(tiny, re
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.slow
 def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
     run = f"stopped-{sig.name}"
     # Enough epochs that training cannot end before the signal lands, however fast the machine.
@@ -423,6 +428,7 @@ def test_a_nan_loss_stops_fit_with_an_error_naming_model_and_epoch():
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
                     reason="the trigger (SGD at learning rate 10 on AlexNet8) diverges to NaN "
                            "with TensorFlow's numerics; other backends clip it to a finite loss")
+@pytest.mark.slow
 def test_a_diverging_run_stops_with_an_error_naming_model_and_epoch(tiny, tmp_path):
     params = write_params(tmp_path / "params.yaml", train__epochs=2, train__batch_size=16,
                           train__optimizer="sgd", train__learning_rate=10.0)

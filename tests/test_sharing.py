@@ -77,6 +77,7 @@ def worker_tasks(repo: Path) -> list[tuple[datetime, datetime]]:
     return tasks
 
 
+@pytest.mark.slow
 def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
     """`seed1` changes train.seed; `seed0` restates the base's seed 0 as a lenet5 override,
     which reruns training with the base's settings: its metrics must equal the base run's
@@ -245,6 +246,7 @@ def share_through_remote(project: Path, tmp_path: Path, url: str,
     assert "Data and pipelines are up to date" in run(["dvc", "status"], c).stdout
 
 
+@pytest.mark.slow
 def test_a_clone_pulls_results_from_a_local_remote_and_reproduces_nothing(project, tmp_path):
     remote = tmp_path / "remote"
     share_through_remote(project, tmp_path, str(remote), {}, {})
@@ -270,6 +272,7 @@ def s3_endpoint():
         server.stop()
 
 
+@pytest.mark.slow
 def test_a_clone_pulls_results_from_an_s3_remote_and_reproduces_nothing(
         project, tmp_path, s3_endpoint):
     import boto3

@@ -1,6 +1,6 @@
 """Benchmark training and inference throughput of the models, apart from the tests.
 
-    python -m cnnbench.bench --models resnet18,vgg16 --batch-size 32 --json out.json
+    cnnbench bench --models resnet18,vgg16 --batch-size 32 --json out.json
 
 ``--models`` takes model keys of ``cnnbench.models`` (default: all of them), ``.py`` files
 in the current folder's project, or dotted module names, each defining ``build``.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,12 +51,18 @@ def _images(data: str | None, count: int, seed: int):
 def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: int,
             infer_images: int, infer_batch_size: int, data: str | None = None,
             seed: int = 0, precision: str = "float32", jit_compile: bool | None = None,
-            steps_per_execution: int = 1) -> dict:
+            steps_per_execution: int = 1, params=None) -> dict:
     """Steady-state training and inference images/s of one model.
 
     One ``fit`` of ``warmup_steps + repeats * steps`` steps; each window of ``steps`` steps
     after the warm-up is timed on its own, and the median window is reported (the others
     are kept in ``train_img_s_windows``), since timings on shared machines vary.
+    ``params`` (``config.TrainParams``), when given, is the whole training recipe (optimizer,
+    augmentation; ``batch_size``, ``seed``, ``precision``... are then its own).
+    ``setup_s`` is the time from building the model to the end of the warm-up steps
+    (``warmup_s`` from the start of ``fit``), and
+    ``infer_setup_s`` the prediction pass's beyond its steady rate (tracing, first batch);
+    ``save_s`` is one save of the weights and optimizer state (a training checkpoint).
     """
     import statistics
 
@@ -66,12 +73,16 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     from cnnbench.inputs import train_batches
     from cnnbench.train import compile_model, seed_everything
 
+    if params is None:
+        params = TrainParams(batch_size=batch_size, seed=seed, precision=precision,
+                             jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    batch_size, seed, steps_per_execution = (params.batch_size, params.seed,
+                                             params.steps_per_execution)
     seed_everything(seed)
     total = warmup_steps + repeats * steps
     x, y = _images(data, total * batch_size, seed)
-    model, _ = compile_model(name, 10, TrainParams(
-        batch_size=batch_size, seed=seed, precision=precision, jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution))
+    build_start = time.perf_counter()
+    model, _ = compile_model(name, 10, params)
     batches, order = train_batches(x, y, batch_size, seed)
     times: list[float] = []
 
@@ -84,8 +95,14 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     per_call = steps_per_execution
     marks = times[warmup_steps // per_call - 1::steps // per_call]
     windows = [steps * batch_size / (b - a) for a, b in zip(marks, marks[1:])]
+    with tempfile.TemporaryDirectory() as folder:  # as the train stage's checkpoints
+        save_start = time.perf_counter()
+        model.save_weights(Path(folder) / "checkpoint.weights.h5")
+        save_s = time.perf_counter() - save_start
     x_infer, _ = _images(data, infer_images, seed + 1)
+    predict_start = time.perf_counter()
     _, infer_img_s = timed_predict(model, x_infer, infer_batch_size)
+    infer_setup_s = time.perf_counter() - predict_start - infer_images / infer_img_s
     return {
         "model": name,
         "batch_size": batch_size,
@@ -100,6 +117,9 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
         "steps": steps,
         "warmup_steps": warmup_steps,
         "warmup_s": round(marks[0] - start, 2),
+        "setup_s": round(marks[0] - build_start, 2),
+        "infer_setup_s": round(max(infer_setup_s, 0.0), 3),
+        "save_s": round(save_s, 3),
         "data": "prepared" if data else "random",
     }
 
@@ -116,7 +136,7 @@ def _positive_ints(option: str, text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(available()),
                         help="comma-separated model keys, project .py files or module names "

@@ -3,14 +3,22 @@
 Every problem a user can cause (a bad param, a missing file, a corrupt archive)
 raises ``errors.CnnbenchError`` with a message that names the key or file. ``run_stage``
 turns it into one line on stderr and a non-zero exit, and turns Ctrl-C and SIGTERM into
-one line instead of a traceback, after temporary files are cleaned up.
+one line instead of a traceback, after temporary files are cleaned up. It also keeps
+TensorFlow's start-up notices (logged before its logging is set up, so that
+TF_CPP_MIN_LOG_LEVEL cannot hide them) off the screen; any other line TensorFlow writes
+while it loads, a warning about a bad setting for instance, still shows.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 
@@ -48,6 +56,56 @@ def raise_if_stopped() -> None:
         raise KeyboardInterrupt
 
 
+#: Lines TensorFlow writes to stderr on every start, whatever TF_CPP_MIN_LOG_LEVEL says.
+STARTUP_NOTICES = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\. ")
+
+
+@contextlib.contextmanager
+def without_startup_notices():
+    """Write stderr (file descriptor 2) to a file for the block, then replay every line of it
+    but ``STARTUP_NOTICES``, also when the block raises."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not STARTUP_NOTICES.match(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+class _QuietTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Import hook: the first ``import tensorflow`` runs ``without_startup_notices``."""
+
+    def __init__(self) -> None:
+        self.loader = None  # TensorFlow's own loader, once found
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != "tensorflow" or self.loader is not None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None:
+            self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader
+        with without_startup_notices():
+            self.loader.exec_module(module)
+
+
 def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> int:
     """Run a stage's ``main`` and map errors to one-line messages and exit codes."""
     prog = sys.argv[0].rsplit("/", 1)[-1]
@@ -56,6 +114,8 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGTERM cleans up as Ctrl-C does
         signal.signal(signum, _terminate)
     sys.unraisablehook = _quiet_unraisable  # no "Exception ignored ... Traceback" on Ctrl-C
+    quiet = _QuietTensorFlow()
+    sys.meta_path.insert(0, quiet)
     try:
         main(argv)
     except CnnbenchError as err:
@@ -65,6 +125,8 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
         print(f"{prog}: interrupted; nothing was written. Run `dvc repro` again to redo it.",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        sys.meta_path.remove(quiet)
     return 0
 
 

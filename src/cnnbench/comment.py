@@ -72,7 +72,7 @@ def post(repo: str, pr: int, text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.comment", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench comment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repo", required=True, help="owner/name of the GitHub repository")
     parser.add_argument("--pr", required=True, type=int, help="pull request number")

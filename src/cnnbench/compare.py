@@ -233,7 +233,7 @@ def from_arguments(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.compare", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")

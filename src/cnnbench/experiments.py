@@ -88,7 +88,7 @@ def table(shown: list[dict], models: list[str], metric: str, width: int = WIDTH)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.experiments", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench experiments", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metric", default="test.accuracy",
                         help="key of metrics/<model>.json to show (default: %(default)s)")

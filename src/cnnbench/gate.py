@@ -91,7 +91,7 @@ def check() -> tuple[dict[str, list[str]], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.gate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench gate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args(argv)
     stale, also = check()

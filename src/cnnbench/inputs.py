@@ -84,13 +84,21 @@ class _TFBatches:
         self.dataset = (
             tf.data.Dataset.from_tensors(0).map(order)
             .unbatch().batch(batch_size)
-            .map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)),
-                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            # A plain map: op determinism (train.seed_everything) turns a parallel one into
+            # this anyway, and logs an error line per pipeline when it does so
+            .map(lambda idx: (tf.gather(images, idx), tf.gather(labels, idx)))
             .prefetch(tf.data.AUTOTUNE)
         )
 
     def set_epoch(self, epoch: int) -> None:
         self._epoch.assign(epoch)
+
+    @staticmethod
+    def in_order(x: np.ndarray, y: np.ndarray, batch_size: int):
+        """The batches of ``(x, y)`` in order, as a plain ``tf.data`` pipeline."""
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(1)
 
 
 class EpochOrder(keras.callbacks.Callback):
@@ -127,7 +135,13 @@ def train_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int,
 
 
 def eval_batches(x: np.ndarray, y: np.ndarray, batch_size: int, rank: int = 0, world: int = 1):
-    """Validation data for ``fit``: the arrays, or this worker's slice of each global batch."""
+    """Validation data for ``fit``: the batches in order, or this worker's slice of each one.
+
+    On TensorFlow a plain ``tf.data`` pipeline: Keras' own one for arrays has a parallel
+    map, which op determinism rewrites with an error line in the log.
+    """
+    if world == 1 and keras.backend.backend() == "tensorflow":
+        return _TFBatches.in_order(x, y, batch_size)
     if world == 1:
         return x, y
     return _ArrayBatches(x, y, batch_size, seed=0, rank=rank, world=world, shuffle=False)

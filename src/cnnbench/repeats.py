@@ -7,7 +7,7 @@ that the summarise stage turns into mean ± std:
     dvc exp run --queue -S train.seed=1 -n seed1      # every model, or name stages:
     dvc exp run --queue -S train.seed=2 -n seed2 evaluate@lenet5 evaluate@inception10
     dvc queue start
-    python -m cnnbench.repeats --out metrics/repeats seed1 seed2   # or every experiment
+    cnnbench repeats --out metrics/repeats seed1 seed2   # or every experiment
 
 For each experiment and model, ``collect`` reads through DVC's API (``dvc.api.read`` at
 the experiment's revision) the metrics (``metrics/<model>.json``), the training log's
@@ -141,7 +141,7 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.repeats", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench repeats", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="*",
                         help="experiment names or revisions (default: every experiment "

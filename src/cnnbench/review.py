@@ -1,7 +1,7 @@
 """Write a Markdown review of the working tree against a base revision, for pull requests.
 
     make report BASE=main
-    python -m cnnbench.review --base main --summary reports/summary.md \
+    cnnbench review --base main --summary reports/summary.md \
         --figures plots/figures --out reports/review
 
 The review holds the comparison of ``python -m cnnbench.compare`` (the stale-results
@@ -105,7 +105,7 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnbench.review", description=__doc__,
+    parser = argparse.ArgumentParser(prog="cnnbench review", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")

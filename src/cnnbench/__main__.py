@@ -1,0 +1,5 @@
+"""``python -m cnnbench``: the ``cnnbench`` command (``cnnbench.commands``)."""
+
+from cnnbench.commands import main
+
+raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""`cnnbench estimate`: the arithmetic from measured step times, and a run on a tiny model set
+(its speed is not asserted; the estimate is checked against real runs in docs/guide)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import write_params
+
+from cnnbench.config import TrainParams, parse_params
+from cnnbench.estimate import Timing, duration, estimate_model, split_sizes
+
+TIMING = Timing(step_s=0.5, setup_s=7.0, predict_img_s=100.0, predict_setup_s=2.0, save_s=3.0)
+
+
+def test_train_and_evaluate_stages_add_up_from_the_step_time():
+    e = estimate_model("vgg16", TrainParams(batch_size=32, epochs=5), TIMING, startup_s=10.0,
+                       train_images=50_000, test_images=10_000)
+    assert e.steps_per_epoch == 1563  # ceil(50,000 / 32): the last batch is a short one
+    assert e.epoch_s == 1563 * 0.5 + 10_000 / 100.0  # training, then validation
+    # start-up, warm-up, validation's tracing, epochs, checkpoints + model + DVC's copy
+    assert e.train_stage_s == 10.0 + 7.0 + 2.0 + 5 * e.epoch_s + (5 + 2) * 3.0
+    # start-up, loading the model, two passes' tracing, evaluate and predict passes
+    assert e.evaluate_stage_s == 10.0 + 3.0 + 2 * 2.0 + 2 * 10_000 / 100.0
+    assert e.total_s == e.train_stage_s + e.evaluate_stage_s
+
+
+def test_flip_tta_adds_a_third_pass_over_the_test_split():
+    plain, tta = (estimate_model("resnet18", TrainParams(tta_flip=flip), TIMING, 0.0, 1000, 500)
+                  for flip in (False, True))
+    assert tta.evaluate_stage_s - plain.evaluate_stage_s == 500 / 100.0
+    assert tta.train_stage_s == plain.train_stage_s
+
+
+def test_the_data_size_is_the_limits_or_all_of_cifar10():
+    base = {"data": {"source": "x"}, "models": {"lenet5": {}}}
+    assert split_sizes(parse_params(base)) == (50_000, 10_000)
+    limited = {**base, "data": {"source": "x", "train_limit": 2000, "test_limit": 500}}
+    assert split_sizes(parse_params(limited)) == (2000, 500)
+
+
+def test_durations_read_as_hours_minutes_or_seconds():
+    assert [duration(s) for s in (45.4, 750, 11_100)] == ["45 s", "12 min 30 s", "3 h 05 min"]
+
+
+@pytest.mark.slow
+def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
+    params = write_params(tmp_path / "params.yaml", data__train_limit=640,
+                          data__test_limit=100, train__batch_size=16,
+                          models={"lenet5": {"epochs": 3}, "inception10": {}})
+    out = tmp_path / "estimate.json"
+    result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
+                             str(params), "--steps", "2", "--repeats", "2", "--warmup-steps",
+                             "1", "--json", str(out)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    lenet5, inception10 = report["models"]
+    assert (lenet5["model"], lenet5["epochs"], lenet5["batch_size"]) == ("lenet5", 3, 16)
+    assert (inception10["model"], inception10["epochs"]) == ("inception10", 5)
+    for row in report["models"]:
+        assert (row["train_images"], row["test_images"], row["steps_per_epoch"]) == (640, 100, 40)
+        assert row["train_stage_s"] > report["startup_s"] > 0
+        assert row["total_s"] == row["train_stage_s"] + row["evaluate_stage_s"]
+    assert report["total_s"] == round(lenet5["total_s"] + inception10["total_s"], 1)
+    assert "inception10" in result.stdout and "dvc repro" in result.stdout
+
+
+def test_estimate_names_a_model_missing_from_the_params(tmp_path):
+    params = write_params(tmp_path / "params.yaml", models={"lenet5": {}})
+    result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
+                             str(params), "--models", "vgg16"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "cnnbench estimate: error: model 'vgg16' is not listed under 'models' in params.yaml"]
