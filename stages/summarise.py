@@ -19,7 +19,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
     parser.add_argument("--repeats-dir", help="folder of seed<N>/<model>.json seed repeats "
-                        "(python -m cnnbench.repeats); may be missing or empty")
+                        "(cnnbench repeats); may be missing or empty")
     parser.add_argument("--out-md", required=True, help="Markdown summary to write")
     parser.add_argument("--out-csv", required=True, help="per-model CSV table to write")
     parser.add_argument("--out-epochs", required=True, help="per-epoch times CSV to write")

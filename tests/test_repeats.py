@@ -2,7 +2,7 @@
 
 A unit test of the averaging on hand-written files, then the whole path on a tiny
 project: `dvc repro`, two `dvc exp run --temp` experiments (another seed, and another seed
-*and* another epoch count), `python -m cnnbench.repeats`, and the summarise stage's table.
+*and* another epoch count), `cnnbench repeats`, and the summarise stage's table.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def runs_in(path: Path, model: str, logs_dir: Path) -> list[dict]:
                  "test_accuracy": record["test_accuracy"], "test_loss": record["test_loss"],
                  "how": f"{record.get('framework', 'Keras 2')}, {record['machine']['cpu']}"}]
     repeat = record.get("repeat")
-    if repeat:  # a seed repeat (python -m cnnbench.repeats)
+    if repeat:  # a seed repeat (cnnbench repeats)
         seed, machine = repeat["seed"], repeat.get("machine") or {}
     else:  # the main run: its training log says the seed and the machine
         params = load_train_params(logs_dir, model)

@@ -1,6 +1,6 @@
 """Post a Markdown file as a pull request's comment, or update the one posted before.
 
-    GH_TOKEN=... python -m cnnbench.comment --repo owner/name --pr 12 comparison.md
+    GH_TOKEN=... cnnbench comment --repo owner/name --pr 12 comparison.md
 
 The comment starts with a hidden marker (``<!-- cnnbench-review -->``); a later run
 finds the comment holding it through the GitHub CLI (``gh api``) and edits it, so a pull

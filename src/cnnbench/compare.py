@@ -1,6 +1,6 @@
 """Compare the working tree's results with a base revision, in Markdown a reviewer can read.
 
-    python -m cnnbench.compare --base main [--out comparison.md]
+    cnnbench compare --base main [--out comparison.md]
 
 Prints (and with ``--out`` writes) whether the committed results are current (the stale-
 results gate, ``cnnbench.gate``), then per model, in the order of params.yaml's

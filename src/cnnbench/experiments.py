@@ -1,6 +1,6 @@
 """DVC experiments side by side in a terminal: one row each, one column per model.
 
-    python -m cnnbench.experiments [--metric test.accuracy]
+    cnnbench experiments [--metric test.accuracy]
 
 ``dvc exp show`` puts every metric of every model file in its own column, named
 ``metrics/<model>.json:<metric>`` once several models share it, so five models take

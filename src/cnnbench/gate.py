@@ -1,6 +1,6 @@
 """Stale-results gate: fail when the committed results no longer match the code and params.
 
-    python -m cnnbench.gate
+    cnnbench gate
 
 Reads ``dvc status --json`` and lists each stage whose command, code, params or
 committed outputs differ from what ``dvc.lock`` recorded, with the reason, then the

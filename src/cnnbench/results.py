@@ -125,7 +125,7 @@ def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd
             repeat = record.get("repeat") or {}
             if not {"seed", "protocol"} <= set(repeat) or "test" not in record:
                 raise DataError(f"{path}: not a seed repeat (no repeat.seed, repeat.protocol "
-                                "or test metrics); write it with python -m cnnbench.repeats")
+                                "or test metrics); write it with cnnbench repeats")
             row = pd.json_normalize(record, sep=".").iloc[0].to_dict()
             rows.append({**row, "model": model, "seed": repeat["seed"],
                          "experiment": repeat.get("experiment"),

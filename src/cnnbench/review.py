@@ -4,7 +4,7 @@
     cnnbench review --base main --summary reports/summary.md \
         --figures plots/figures --out reports/review
 
-The review holds the comparison of ``python -m cnnbench.compare`` (the stale-results
+The review holds the comparison of ``cnnbench compare`` (the stale-results
 gate's verdict, each model's main numbers base -> working tree, the params that changed,
 the data), the working tree's summary tables, links to its figures, ``dvc plots diff``
 rendered as HTML (``<out>/plots/index.html``), and last every metric that changed

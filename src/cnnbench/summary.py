@@ -161,8 +161,8 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "", compare("test").to_markdown(index=False, disable_numparse=True), "",
         "### Test accuracy over seeds",
         "",
-        "The main run and its seed repeats of the same protocol (`python -m cnnbench.repeats`;"
-        " README: Seed repeats); std is the sample standard deviation (n − 1). \"One more"
+        "The main run and its seed repeats of the same protocol (`cnnbench repeats`;"
+        " docs/guide/experiments.md); std is the sample standard deviation (n − 1). \"One more"
         " run, 95 %\" is where a further run of ours would land 95 % of the time (Student's t"
         " prediction interval from the n runs, normal spread assumed): the seed's number is"
         " one run, so a seed value inside it is within our run-to-run noise. With few runs"
