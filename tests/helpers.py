@@ -92,3 +92,19 @@ def make_project(repo: Path, **params) -> Path:
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "project"], repo)
     return repo
+
+
+def run_lenet5_project(base: Path, train_per_class: int, test_per_class: int, fmt: str,
+                       message: str) -> Path:
+    """A project under ``base`` with lenet5 alone (1 epoch) on a tiny generated archive,
+    its pipeline run once and committed with ``message``."""
+    from archives import make_image_folder
+
+    archive = make_image_folder(base / "data", train_per_class=train_per_class,
+                                test_per_class=test_per_class, fmt=fmt)
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32, models={"lenet5": {}})
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+    return repo

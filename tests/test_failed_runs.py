@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import ROOT, environment, make_project, ran_stages, run, set_params
+from helpers import ROOT, environment, ran_stages, run, run_lenet5_project, set_params
 from cnnbench import files
 from cnnbench.files import atomic_path
 
@@ -31,14 +30,7 @@ from cnnbench.files import atomic_path
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """A project whose pipeline ran once and was committed (lenet5 only, 1 epoch)."""
-    base = tmp_path_factory.mktemp("failed-runs")
-    archive = make_image_folder(base / "data", train_per_class=8, test_per_class=4, fmt="tar")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": {}})
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "trained"], repo)
-    return repo
+    return run_lenet5_project(tmp_path_factory.mktemp("failed-runs"), 8, 4, "tar", "trained")
 
 
 @pytest.fixture

@@ -27,8 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import ROOT, make_project, ran_stages, run
+from helpers import ROOT, ran_stages, run, run_lenet5_project
 
 # Fake credentials of the moto server; they exist only in these tests' environment.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -43,15 +42,7 @@ QUEUE_TIMEOUT_S = 600
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """The pipeline with lenet5 alone, run on a tiny archive and committed with dvc.lock."""
-    base = tmp_path_factory.mktemp("sharing")
-    archive = make_image_folder(base / "data", train_per_class=16, test_per_class=6,
-                                fmt="tar.gz")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": {}})
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "base run"], repo)
-    return repo
+    return run_lenet5_project(tmp_path_factory.mktemp("sharing"), 16, 6, "tar.gz", "base run")
 
 
 def lenet5_metrics(data: dict) -> dict:
