@@ -566,3 +566,21 @@ def test_random_bytes_raise_only_our_clear_errors(tmp_path):
         with pytest.raises(DataError):
             read_source(path)
     assert os.listdir(tmp_path)
+
+
+def test_a_handled_interrupt_leaves_no_stop_behind_for_the_caller(tmp_path):
+    """After run_stage returned 130, code in the same process writes outputs as usual and
+    the caller's signal handlers are back."""
+    from cnnbench.cli import run_stage
+    from cnnbench.files import write_json
+
+    before = signal.getsignal(signal.SIGTERM)
+
+    def main(argv):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises here
+
+    assert run_stage(main, []) == 130
+    assert signal.getsignal(signal.SIGTERM) is before
+    write_json(tmp_path / "after.json", {"ok": True})  # raised KeyboardInterrupt before
+    assert (tmp_path / "after.json").exists()

@@ -82,7 +82,7 @@ def test_a_crafted_official_archive_runs_no_command(tmp_path, stage):
     else:  # fetched by an older cnnbench, say: prepare must refuse it on its own
         (tmp_path / "raw").mkdir()
         os.replace(archive, tmp_path / "raw" / archive.name)
-        result = run_script("prepare.py", "--raw", "raw", "--out", "d.npz", "--metrics",
+        result = run_script("prepare.py", "--raw", "raw", "--out", "d.npz", "--summary",
                             "d.json", cwd=tmp_path)
     assert_one_line_error(result, "cifar10-mirror.tar.gz: cifar-10-batches-py/batches.meta "
                                   "tries to load posix.system; refusing")
@@ -241,7 +241,7 @@ def test_a_decompression_bomb_is_a_clean_error(tmp_path, side):
     write_params(tmp_path / "params.yaml", data__source=str(source), data__resize=True)
     result = run_script("fetch.py", "--out", "raw", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    result = run_script("prepare.py", "--raw", "raw", "--out", "d.npz", "--metrics", "d.json",
+    result = run_script("prepare.py", "--raw", "raw", "--out", "d.npz", "--summary", "d.json",
                         cwd=tmp_path)
     assert_one_line_error(result, f"test/b/0000.png: refusing to decode it (Image size "
                                   f"({side * side} pixels) exceeds limit")

@@ -26,6 +26,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from cnnbench.cli import run_stage
@@ -72,10 +73,12 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     from cnnbench.evaluate import timed_predict
     from cnnbench.inputs import train_batches
     from cnnbench.train import compile_model, seed_everything
+    from cnnbench.train import steps_per_execution as per_call
 
     if params is None:
         params = TrainParams(batch_size=batch_size, seed=seed, precision=precision,
                              jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    params = replace(params, steps_per_execution=per_call(params))  # null: the device's
     batch_size, seed, steps_per_execution = (params.batch_size, params.seed,
                                              params.steps_per_execution)
     seed_everything(seed)

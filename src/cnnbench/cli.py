@@ -107,12 +107,18 @@ class _QuietTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> int:
-    """Run a stage's ``main`` and map errors to one-line messages and exit codes."""
+    """Run a stage's ``main`` and map errors to one-line messages and exit codes.
+
+    The signal handlers, the unraisable hook and the stop flag are the run's own: they are
+    put back as they were when it returns, so a caller in the same process (a test, the
+    ``cnnbench`` command) is not stopped later by an interrupt this run already handled."""
     prog = sys.argv[0].rsplit("/", 1)[-1]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any stage imports TensorFlow
     _STOP_REQUESTED.clear()
-    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGTERM cleans up as Ctrl-C does
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in handlers:  # SIGTERM cleans up as Ctrl-C does
         signal.signal(signum, _terminate)
+    hook = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable  # no "Exception ignored ... Traceback" on Ctrl-C
     quiet = _QuietTensorFlow()
     sys.meta_path.insert(0, quiet)
@@ -127,6 +133,10 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
         return EXIT_INTERRUPTED
     finally:
         sys.meta_path.remove(quiet)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
+        _STOP_REQUESTED.clear()
     return 0
 
 

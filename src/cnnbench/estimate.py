@@ -28,7 +28,7 @@ import math
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cnnbench.config import Params, TrainParams, load_params
@@ -109,7 +109,9 @@ def measure_model(name: str, train: TrainParams, steps: int, repeats: int,
     import keras
 
     from cnnbench.bench import measure
+    from cnnbench.train import steps_per_execution
 
+    train = replace(train, steps_per_execution=steps_per_execution(train))  # null: the device's
     spe = train.steps_per_execution
     steps, warmup_steps = (spe * math.ceil(n / spe) for n in (steps, warmup_steps))
     keras.backend.clear_session()
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         params.train_for(name)  # a model missing from params: one line naming it
     train_images, test_images = split_sizes(params)
 
-    from cnnbench.logs import machine_info
+    from cnnbench.machine import describe
 
     startup_s = measure_startup()
     estimates = []
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report(estimates, startup_s))
     if args.json:
         write_json(Path(args.json), {
-            "machine": machine_info(), "params": str(args.params), "startup_s":
+            "machine": describe(), "params": str(args.params), "startup_s":
             round(startup_s, 2), "models": [{**asdict(e), "total_s": e.total_s}
                                             for e in estimates],
             "total_s": round(sum(e.total_s for e in estimates), 1),

@@ -15,7 +15,6 @@ Images stay uint8 until the model's own rescaling layer.
 
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
