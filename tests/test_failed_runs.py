@@ -77,6 +77,7 @@ def test_every_output_is_kept_while_its_stage_runs():
                 assert flags.get("persist") is True, f"{name}: {kind} {out} is not persist"
 
 
+@pytest.mark.slow
 def test_a_bad_source_keeps_every_output(repo, tmp_path):
     before = outputs(repo)
     set_params(repo, data__source=str(tmp_path / "missing.tar.gz"))
@@ -95,6 +96,7 @@ def test_a_bad_source_keeps_every_output(repo, tmp_path):
     ("train.epochs=0", "train.epochs must be a positive integer, got 0"),
     ("+train.epoch=2", "unknown key 'train.epoch' (did you mean 'train.epochs'?)"),
 ], ids=["out-of-range", "typo"])
+@pytest.mark.slow
 def test_a_failed_exp_run_keeps_every_output(repo, change, expected):
     before = outputs(repo)
     result = run(["dvc", "exp", "run", "-S", change], repo, check=False)
@@ -108,6 +110,7 @@ def test_a_failed_exp_run_keeps_every_output(repo, change, expected):
     assert "Data and pipelines are up to date." in run(["dvc", "status"], repo).stdout
 
 
+@pytest.mark.slow
 def test_a_repro_killed_mid_training_keeps_every_output_and_resumes(repo):
     before = outputs(repo)
     set_params(repo, train__epochs=40)  # long enough to be killed after its first epoch

@@ -160,6 +160,7 @@ def prepared(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_no_number_and_the_log_names_the_device(prepared):
     params = TrainParams(batch_size=8, epochs=1)  # 90 images: 12 steps, the last one short
     runs = {}

@@ -61,6 +61,7 @@ def own(tmp_path_factory) -> dict:
     return {"repo": repo, "planned": planned, "line": line}
 
 
+@pytest.mark.slow
 def test_the_guide_adds_one_file_and_one_params_line(own):
     assert own["line"].strip() == "mynet: {}"
     changed = run(["git", "diff", "--name-only", "HEAD~1", "--", "src", "params.yaml"],
@@ -68,10 +69,12 @@ def test_the_guide_adds_one_file_and_one_params_line(own):
     assert changed == ["params.yaml", "src/cnnbench/models/mynet.py"]
 
 
+@pytest.mark.slow
 def test_status_plans_only_the_new_networks_stages_then_plot_and_summarise(own):
     assert own["planned"] == ONLY_MYNET
 
 
+@pytest.mark.slow
 def test_new_network_is_in_the_summary_figures_and_plots_diff(own):
     repo = own["repo"]
     table = pd.read_csv(repo / "reports/summary.csv", index_col="model")
@@ -97,6 +100,7 @@ def test_new_network_is_in_the_summary_figures_and_plots_diff(own):
         "workspace", "HEAD~1"]
 
 
+@pytest.mark.slow
 def test_editing_or_removing_the_network_touches_only_its_stages(own):
     repo = own["repo"]
     module = repo / "src/cnnbench/models/mynet.py"
@@ -127,6 +131,7 @@ def variant(tmp_path_factory) -> Path:
     return repo
 
 
+@pytest.mark.slow
 def test_a_variant_trains_beside_its_network_and_both_are_summarised(variant):
     table = pd.read_csv(variant / "reports/summary.csv", index_col="model")
     assert list(table.index) == ["resnet18", "resnet18_b16"]
@@ -139,6 +144,7 @@ def test_a_variant_trains_beside_its_network_and_both_are_summarised(variant):
     assert "| resnet18_b16 |" in (variant / "reports/summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
     module = variant / "src/cnnbench/models/resnet18.py"
     try:

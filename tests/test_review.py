@@ -103,6 +103,7 @@ def test_only_the_comment_job_can_write_and_not_for_forks():
     assert "head.repo.full_name == github.repository" in workflow["jobs"]["comment"]["if"]
 
 
+@pytest.mark.slow
 def test_current_results_pass_the_gate_and_the_comparison_has_the_deltas(clone):
     assert "results are current" in run_step("gate", clone).stdout
     run_step("compare", clone)
@@ -119,6 +120,7 @@ def test_current_results_pass_the_gate_and_the_comparison_has_the_deltas(clone):
     assert "**Data:** unchanged (images.tar.gz, 40 train / 20 test images" in text
 
 
+@pytest.mark.slow
 def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clone):
     set_params(clone, models__lenet5={"epochs": 3})
     run(["git", "commit", "-qam", "lenet5: 3 epochs, not rerun"], clone)
@@ -130,6 +132,7 @@ def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clon
     assert "Stale results" in (clone / "comparison.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_code_change_names_the_stage_and_those_downstream(clone):
     with (clone / "stages" / "prepare.py").open("a") as fh:
         fh.write("# a changed line\n")
@@ -161,11 +164,13 @@ def test_the_gate_ignores_absent_files_and_counts_the_rest():
         "summarise": ["param models modified", "dep src/cnnbench/summary.py modified"]}
 
 
+@pytest.mark.slow
 def test_pull_is_skipped_cleanly_without_a_remote(clone):
     result = run_step("pull", clone)
     assert "No DVC remote configured: nothing to pull" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_docs_only_change_passes_the_gate(clone):
     (clone / "docs").mkdir()
     (clone / "docs" / "note.md").write_text("A note.\n")
@@ -175,12 +180,14 @@ def test_a_docs_only_change_passes_the_gate(clone):
     assert run_step("gate", clone).returncode == 0
 
 
+@pytest.mark.slow
 def test_metrics_diff_lists_model_metrics_only(project):
     shown = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--all", "--json"],
                            project).stdout)
     assert set(shown) == {"metrics/lenet5.json"}
 
 
+@pytest.mark.slow
 def test_the_comment_is_created_then_updated(clone, tmp_path):
     fake = tmp_path / "bin" / "gh"
     fake.parent.mkdir()
@@ -235,6 +242,7 @@ def test_five_models_of_experiments_fit_in_120_columns():
                            "0.5000", "0.6000", "0.7000", "train.learning_rate=0.002"]
 
 
+@pytest.mark.slow
 def test_experiments_command_on_two_real_experiments(clone):
     for name, value in (("lr2", "0.002"), ("b16", "16")):
         key = "train.learning_rate" if name == "lr2" else "train.batch_size"
