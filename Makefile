@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 DEVICE ?= auto
 BACKEND ?= $(if $(filter jax,$(KERAS_BACKEND)),jax,tensorflow)
 # The pyproject extras of this machine's build (cpu, cuda, cpu,jax or cpu,jax-cuda)
-EXTRAS := $(shell $(PYTHON) src/cnnbench/machine.py extras --device '$(DEVICE)' \
+EXTRAS := $(shell PYTHONPATH=src $(PYTHON) -m cnnbench extras --device '$(DEVICE)' \
                   --backend '$(BACKEND)')
 ifeq ($(EXTRAS),)
 $(error DEVICE=$(DEVICE) BACKEND=$(BACKEND): no build to install (see the line above))
@@ -73,15 +73,13 @@ $(VEGA)/vega-embed.min.js:
 
 report: setup
 	$(MAKE) vega || echo "make vega failed: the plots page will load Vega from the CDN"
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m cnnbench review --base $(BASE) \
-	    --summary reports/summary.md --figures plots/figures --out reports/review \
-	    --vega-dir $(VEGA)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cnnbench review --base $(BASE) --vega-dir $(VEGA)
 
 repro: setup
 	KERAS_BACKEND=$(BACKEND) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 estimate: setup
-	KERAS_BACKEND=$(BACKEND) $(BIN)/python -m cnnbench estimate
+	KERAS_BACKEND=$(BACKEND) $(BIN)/cnnbench estimate
 
 check: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
@@ -91,7 +89,7 @@ test: $(TEST_STAMP) vega
 
 bench: setup
 	mkdir -p bench/results
-	$(BIN)/python -m cnnbench bench --json bench/results/keras-$(shell hostname).json
+	$(BIN)/cnnbench bench --json bench/results/keras-$(shell hostname).json
 
 # PyTorch lives in its own environment: it is the baseline, not a dependency.
 $(TORCH_VENV)/.installed:

@@ -2,7 +2,7 @@
 
 Writes the model's metrics JSON (parameter counts, train and test loss and accuracy,
 training time, throughput) and, through DVCLive, its confusion matrix and per-class
-accuracy as DVC plots. With the recipe's `tta_flip`, the test scores are those of flip
+accuracy as DVC plots. With `evaluate.tta_flip`, the test scores are those of flip
 test-time augmentation. Example:
 
     python stages/evaluate.py lenet5 --model models/lenet5.keras \\
@@ -10,15 +10,12 @@ test-time augmentation. Example:
         --metrics metrics/lenet5.json --plots-dir plots/eval/lenet5
 """
 
-import argparse
-
-from cnnbench.cli import run_stage
+from cnnbench import runner
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="entry of models or variants in the params, e.g. resnet18")
+    parser = runner.parser(__doc__)
+    parser.add_argument("model", help="entry of models in the params, e.g. resnet18")
     parser.add_argument("--model", dest="model_file", required=True,
                         help=".keras file written by the train stage")
     parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
@@ -26,22 +23,20 @@ def main(argv=None):
                         help="metrics.json summary that the train stage's DVCLive wrote")
     parser.add_argument("--metrics", required=True, help="metrics JSON file to write")
     parser.add_argument("--plots-dir", required=True, help="folder of DVC plot data to write")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
 
     params = load_params(args.params)
-    recipe = params.train_for(args.model)  # the model must be one the params list
+    params.train_for(args.model)  # the model must be one the params list
 
     from cnnbench.evaluate import evaluate
 
     metrics = evaluate(args.model, args.model_file, args.data, args.train_log, args.metrics,
-                       args.plots_dir, params.evaluate.batch_size, recipe.tta_flip)
+                       args.plots_dir, params.evaluate.batch_size, params.evaluate.tta_flip)
     print(f"evaluate {args.model}: test accuracy {metrics['test']['accuracy']:.4f}, "
           f"loss {metrics['test']['loss']:.4f} -> {args.metrics}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_stage(main))
+    raise SystemExit(runner.run_stage(main))

@@ -8,22 +8,18 @@ in queued experiments, which run in a temporary clone. Example:
     python stages/fetch.py --out data/raw
 """
 
-import argparse
 import os
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__)
     parser.add_argument("--out", required=True, help="folder to create with the fetched source")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
-    from cnnbench.data import fetch
+    from cnnbench.data.fetch import fetch
 
     params = load_params(args.params)
     # DVC_ROOT: the project's root, which DVC sets for every stage; in a queued experiment
@@ -34,4 +30,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_stage(main))
+    raise SystemExit(runner.run_stage(main))

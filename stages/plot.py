@@ -8,20 +8,17 @@ writes PNG (and SVG) figures into a fresh folder. Example:
         --out plots/figures
 """
 
-import argparse
-
-from cnnbench.cli import add_run_arguments, run_stage
+from cnnbench import runner
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser)
+    parser = runner.parser(__doc__)
+    runner.add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="folder of figures to write")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
-    from cnnbench.figures import plot_all
+    from cnnbench.report.figures import plot_all
 
     models = list(load_params(args.params).models)
     written = plot_all(models, args.metrics_dir, args.logs_dir, args.data_metrics,
@@ -30,4 +27,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_stage(main))
+    raise SystemExit(runner.run_stage(main))

@@ -9,24 +9,19 @@ DVC metric, so `dvc metrics diff` lists only the models' metrics). Example:
         --summary reports/data.json
 """
 
-import argparse
-
-from cnnbench.cli import run_stage
+from cnnbench import runner
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__)
     parser.add_argument("--raw", required=True, help="folder written by the fetch stage")
     parser.add_argument("--out", required=True, help=".npz file to write")
     parser.add_argument("--summary", required=True,
                         help="JSON file of data statistics to write")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file (default: %(default)s)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
-    from cnnbench.data import prepare
+    from cnnbench.data.prepare import prepare
 
     data = load_params(args.params).data
     dataset = prepare(args.raw, args.out, args.summary, train_limit=data.train_limit,
@@ -36,4 +31,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_stage(main))
+    raise SystemExit(runner.run_stage(main))

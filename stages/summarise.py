@@ -9,15 +9,12 @@ per-model CSV and a per-epoch CSV. Example:
         --out-epochs reports/epoch_times.csv --repeats-dir metrics/repeats
 """
 
-import argparse
-
-from cnnbench.cli import add_run_arguments, run_stage
+from cnnbench import runner
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(parser)
+    parser = runner.parser(__doc__)
+    runner.add_run_arguments(parser)
     parser.add_argument("--repeats-dir", help="folder of seed<N>/<model>.json seed repeats "
                         "(cnnbench repeats); may be missing or empty")
     parser.add_argument("--out-md", required=True, help="Markdown summary to write")
@@ -26,7 +23,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
-    from cnnbench.summary import ranking, summarise
+    from cnnbench.report.summary import ranking, summarise
 
     models = list(load_params(args.params).models)
     table = summarise(models, args.metrics_dir, args.logs_dir, args.data_metrics,
@@ -36,4 +33,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_stage(main))
+    raise SystemExit(runner.run_stage(main))

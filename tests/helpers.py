@@ -103,8 +103,13 @@ def run_lenet5_project(base: Path, train_per_class: int, test_per_class: int, fm
     archive = make_image_folder(base / "data", train_per_class=train_per_class,
                                 test_per_class=test_per_class, fmt=fmt)
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": {}})
+                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
     run(["dvc", "repro"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", message], repo)
     return repo
+
+
+def net(name: str, **overrides) -> dict:
+    """An entry of ``models`` for the package's network ``name``, with train overrides."""
+    return {"architecture": f"src/cnnbench/models/{name}.py", **overrides}

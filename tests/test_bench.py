@@ -10,7 +10,7 @@ import pytest
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnbench.bench", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cnnbench", "bench", *args], capture_output=True,
                           text=True, timeout=300)
 
 

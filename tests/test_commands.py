@@ -9,7 +9,7 @@ import tomllib
 
 from helpers import ROOT
 
-from cnnbench.commands import COMMANDS
+from cnnbench.cli import COMMANDS
 
 
 def cnnbench(*args: str) -> subprocess.CompletedProcess:
@@ -22,7 +22,7 @@ def test_the_console_script_names_the_command_that_python_m_runs():
     module, _, function = scripts["cnnbench"].partition(":")
     main = getattr(importlib.import_module(module), function)
     assert callable(main)
-    assert main is importlib.import_module("cnnbench.commands").main
+    assert main is importlib.import_module("cnnbench.cli").main
 
 
 def test_help_lists_every_command_with_its_line():

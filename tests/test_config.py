@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import changed_params
+from helpers import net, changed_params
 
 from cnnbench.errors import ParamsError
 from cnnbench.config import load_params, parse_params
@@ -21,7 +21,7 @@ def test_project_params_are_valid_and_follow_the_seed_protocol():
     params = load_params(ROOT / "params.yaml")
     assert list(params.models) == list(yaml.safe_load((ROOT / "params.yaml").read_text())
                                        ["models"])
-    assert params.architectures == {m: m for m in params.models}
+    assert params.architectures == {m: f"src/cnnbench/models/{m}.py" for m in params.models}
     seed = params.train_for("resnet18")
     assert (seed.optimizer, seed.learning_rate, seed.batch_size, seed.epochs) == ("adam", 0.001,
                                                                                  32, 5)
@@ -29,7 +29,8 @@ def test_project_params_are_valid_and_follow_the_seed_protocol():
 
 
 def test_model_overrides_apply_to_that_model_only():
-    params = parse_params(changed_params(models__vgg16={"epochs": 2, "learning_rate": 1}))
+    params = parse_params(changed_params(models__vgg16=net("vgg16", epochs=2,
+                                                           learning_rate=1)))
     assert params.train_for("vgg16").epochs == 2
     assert params.train_for("vgg16").learning_rate == 1.0
     assert params.train_for("lenet5").epochs == 5
@@ -38,17 +39,17 @@ def test_model_overrides_apply_to_that_model_only():
 def test_the_seed_recipe_is_the_default_and_changes_nothing():
     params = load_params(ROOT / "params.yaml")
     seed = params.train_for("lenet5")
-    assert seed.recipe == "seed" and not seed.augments and not seed.tta_flip
+    assert seed.recipe == "seed" and not seed.augments and not params.evaluate.tta_flip
     assert (seed.schedule, seed.weight_decay, seed.label_smoothing) == ("constant", 0.0, 0.0)
 
 
 def test_a_recipe_overrides_train_and_a_model_overrides_its_recipe():
     params = parse_params(changed_params(train__recipe="modern", train__seed=7,
-                                         models__vgg16={"epochs": 2}))
+                                         models__vgg16=net("vgg16", epochs=2)))
     modern = params.train_for("lenet5")
     assert (modern.recipe, modern.optimizer, modern.nesterov, modern.schedule) == (
         "modern", "sgd", True, "onecycle")
-    assert modern.augments and modern.tta_flip and modern.label_smoothing > 0
+    assert modern.augments and modern.label_smoothing > 0
     assert modern.seed == 7  # a train key the recipe leaves alone
     assert params.train_for("vgg16").epochs == 2  # the model's override wins
     assert params.train_for("vgg16").optimizer == "sgd"
@@ -76,7 +77,8 @@ def test_a_change_to_one_recipe_leaves_the_others_alone():
                                        r"got 'yes'"),
     ({"recipes__modern": [1]}, r"recipes\.modern must be a mapping of train overrides"),
     ({"recipes__modern__recipe": "seed"}, r"recipes\.modern\.recipe: a recipe cannot select"),
-    ({"models__vgg16": {"recipe": "modern"}}, r"models\.vgg16\.recipe: a recipe is chosen for "
+    ({"models__vgg16": net("vgg16", recipe="modern")}, r"models\.vgg16\.recipe: a recipe is "
+                                                       r"chosen for "
                                               r"all models by train\.recipe"),
     ({"train__cutout": 2}, r"train\.cutout must be in \[0, 1\), got 2"),
     ({"train__weight_decay": -1}, r"train\.weight_decay must be in \[0, 1\], got -1"),
@@ -86,42 +88,56 @@ def test_bad_recipes_name_the_key_and_value(changes, message):
         parse_params(changed_params(**changes))
 
 
+COUNT = r"must be an integer in \[1, 2147483647\]"
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"train__epoch": 3}, r"unknown key 'train\.epoch' \(did you mean 'train\.epochs'\?\)"),
     ({"trian": {}}, r"unknown key 'trian' \(did you mean 'train'\?\)"),
     ({"data__sourse": "x"}, r"unknown key 'data\.sourse' \(did you mean 'data\.source'\?\)"),
-    ({"train__epochs": 0}, r"train\.epochs must be a positive integer, got 0"),
+    ({"train__epochs": 0}, rf"train\.epochs {COUNT}, got 0"),
     ({"train__epochs": "five"}, r"train\.epochs must be an integer, got 'five'"),
     ({"train__epochs": 2.5}, r"train\.epochs must be an integer, got 2\.5"),
-    ({"train__batch_size": -32}, r"train\.batch_size must be a positive integer, got -32"),
+    ({"train__batch_size": -32}, rf"train\.batch_size {COUNT}, got -32"),
     ({"train__learning_rate": 0}, r"train\.learning_rate must be in \(0, 10\], got 0"),
     ({"train__optimizer": "adamm"}, r"train\.optimizer must be one of .*got 'adamm' "
                                     r"\(did you mean 'adam'"),
-    ({"data__train_limit": 0}, r"data\.train_limit must be a positive integer or null, got 0"),
+    ({"data__train_limit": 0}, rf"data\.train_limit {COUNT} or null, got 0"),
     ({"data__test_limit": True}, r"data\.test_limit must be an integer or null, got True"),
     ({"data__source": None}, r"missing key 'data\.source'"),
-    ({"models__resnet19": {}}, r"unknown model 'models\.resnet19' \(did you mean 'resnet18'"),
-    ({"models__vgg16": {"epochs": 0}}, r"models\.vgg16\.epochs must be a positive integer"),
-    ({"models__vgg16": {"epoch": 2}}, r"unknown key 'models\.vgg16\.epoch'"),
-    ({"models__vgg16": 3}, r"models\.vgg16 must be a mapping of train overrides"),
+    ({"models__vgg16": net("vgg16", epochs=0)}, rf"models\.vgg16\.epochs {COUNT}"),
+    ({"models__vgg16": net("vgg16", epoch=2)}, r"unknown key 'models\.vgg16\.epoch'"),
+    ({"models__vgg16": 3}, r"models\.vgg16 must be a mapping with its architecture"),
+    ({"models__vgg16": {}}, r"models\.vgg16\.architecture: missing; name the network's \.py "
+                            r"file, e\.g\. vgg16: \{architecture: src/cnnbench/models/vgg16\.py\}"),
     ({"models": {}}, r"models must map at least one model name"),
     ({"train__precision": "bfloat16"}, r"train\.precision must be one of float32, "
                                        r"mixed_bfloat16, got 'bfloat16'"),
-    ({"train__steps_per_execution": 0}, r"train\.steps_per_execution must be a positive"),
+    ({"train__steps_per_execution": 0}, rf"train\.steps_per_execution {COUNT} or null"),
     ({"train__jit_compile": "yes"}, r"train\.jit_compile must be true or false or null"),
-    ({"models__vgg16": {"architecture": "x.py"}}, r"models\.vgg16\.architecture: a model's "
-                                                   r"network is its key"),
-    ({"variants__big": {"epochs": 2}}, r"variants\.big\.architecture must be the path of a "
-                                       r"\.py file in the project .*got None"),
-    ({"variants__big": {"architecture": "resnet18"}}, r"variants\.big\.architecture must be"),
-    ({"variants__big": {"architecture": "../x.py"}}, r"variants\.big\.architecture: "
-                                                     r"'\.\./x\.py' is outside the project"),
-    ({"variants__big": {"architecture": "nets/none.py"}}, r"'nets/none\.py': no such file"),
-    ({"variants__vgg16": {"architecture": "src/cnnbench/models/vgg16.py"}},
-     r"variants\.vgg16: 'vgg16' is already an entry of models"),
-    ({"variants__Big-1": {"architecture": "src/cnnbench/models/vgg16.py"}},
-     r"variants\.Big-1: names are lowercase letters, digits and _"),
-    ({"variants": [1]}, r"variants must map names to"),
+    ({"models__big": {"epochs": 2}}, r"models\.big\.architecture: missing"),
+    ({"models__big": {"architecture": "resnet18"}}, r"models\.big\.architecture must be the "
+                                                    r"path of a \.py file in the project"),
+    ({"models__big": {"architecture": "../x.py"}}, r"models\.big\.architecture: "
+                                                   r"'\.\./x\.py' is outside the project"),
+    ({"models__big": {"architecture": "/etc/x.py"}}, r"is outside the project"),
+    ({"models__Big-1": net("vgg16")}, r"models\.Big-1: names are lowercase letters, digits"),
+    ({"variants": {"big": net("vgg16")}}, r"variants: list these entries under 'models'"),
+    ({"evaluate__tta_flip": "yes"}, r"evaluate\.tta_flip must be true or false, got 'yes'"),
+    ({"train__tta_flip": True}, r"unknown key 'train\.tta_flip'"),
+    # every number is refused where its consumer would fail, not deep inside a stage
+    ({"train__seed": 2**70}, r"train\.seed must be in \[0, 4294967293\], got 1180591620717411303424"),
+    ({"train__seed": -1}, r"train\.seed must be in \[0, 4294967293\], got -1"),
+    ({"data__seed": -1}, r"data\.seed must be a non-negative integer, got -1"),
+    ({"train__batch_size": 2**40}, rf"train\.batch_size {COUNT}, got 1099511627776"),
+    ({"train__epochs": 2**31}, rf"train\.epochs {COUNT}, got 2147483648"),
+    ({"train__steps_per_execution": 2**63}, rf"train\.steps_per_execution {COUNT}"),
+    ({"data__train_limit": 2**64}, rf"data\.train_limit {COUNT}"),
+    ({"evaluate__batch_size": 2**31}, rf"evaluate\.batch_size {COUNT}"),
+    ({"train__learning_rate": float("nan")}, r"train\.learning_rate must be in \(0, 10\], "
+                                              r"got nan"),
+    ({"train__learning_rate": float("inf")}, r"train\.learning_rate must be in \(0, 10\]"),
+    ({"train__momentum": float("nan")}, r"train\.momentum must be in \[0, 1\)"),
 ])
 def test_bad_params_name_the_key_and_value(changes, message, monkeypatch):
     monkeypatch.chdir(ROOT)  # architecture paths are relative to the project
@@ -129,10 +145,20 @@ def test_bad_params_name_the_key_and_value(changes, message, monkeypatch):
         parse_params(changed_params(**changes))
 
 
-def test_a_variant_trains_another_entrys_network_under_its_own_key(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    params = parse_params(changed_params(variants={"resnet18_bf16": {
-        "architecture": "src/cnnbench/models/resnet18.py", "precision": "mixed_bfloat16"}}))
+def test_the_bounds_are_what_the_consumers_accept():
+    """The largest train.seed leaves room for the augmentation layers' seed + 2 in 32 bits,
+    which JAX's seeds are; NumPy takes the same."""
+    import numpy as np
+
+    top = parse_params(changed_params(train__seed=2**32 - 3)).train.seed
+    np.random.seed(top + 2)  # what keras.utils.set_random_seed and the layers reach
+    assert parse_params(changed_params(data__seed=2**70)).data.seed == 2**70  # any rng seed
+    np.random.default_rng([2**70, 1])
+
+
+def test_two_entries_may_train_one_network_in_two_settings():
+    params = parse_params(changed_params(models__resnet18_bf16=net(
+        "resnet18", precision="mixed_bfloat16")))
     assert list(params.models)[-2:] == ["resnet18", "resnet18_bf16"]
     assert params.architectures["resnet18_bf16"] == "src/cnnbench/models/resnet18.py"
     assert params.train_for("resnet18_bf16").precision == "mixed_bfloat16"
@@ -160,7 +186,8 @@ def test_train_stage_rejects_bad_params_in_one_line_before_training(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"train.py: error: {params}: train.batch_size must be a positive integer, got 0"]
+        f"train.py: error: {params}: train.batch_size must be an integer in [1, 2147483647], "
+        "got 0"]
     assert not model_out.exists()
 
 

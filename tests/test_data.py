@@ -29,16 +29,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from archives import CLASSES, class_images, make_image_folder, make_official_tarball  # noqa: E402
 
-from cnnbench.dataset import load_prepared  # noqa: E402
+from cnnbench.data.dataset import load_prepared  # noqa: E402
 from cnnbench.errors import DataError  # noqa: E402
-from cnnbench.data import (  # noqa: E402
-    OFFICIAL_NAME,
-    fetch,
-    fetched_source,
-    prepare,
-    read_source,
-    stratified_indices,
-)
+from cnnbench.data.fetch import fetch  # noqa: E402
+from cnnbench.data.prepare import fetched_source, prepare, stratified_indices  # noqa: E402
+from cnnbench.data.readers import OFFICIAL_NAME, read_source  # noqa: E402
 
 # Given out of order on purpose: class ids must follow the sorted names.
 UNSORTED = ("truck", "cat", "airplane")

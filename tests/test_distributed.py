@@ -22,8 +22,8 @@ import yaml
 
 from archives import make_image_folder
 from helpers import write_params
-from cnnbench.data import prepare
-from cnnbench.inputs import epoch_order
+from cnnbench.data.prepare import prepare
+from cnnbench.training.inputs import epoch_order
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "stages" / "train.py"

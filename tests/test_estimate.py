@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from helpers import write_params
+from helpers import net, write_params
 
 from cnnbench.config import TrainParams, parse_params
-from cnnbench.estimate import Timing, duration, estimate_model, split_sizes
+from cnnbench.tools.estimate import Timing, duration, estimate_model, split_sizes
 
 TIMING = Timing(step_s=0.5, setup_s=7.0, predict_img_s=100.0, predict_setup_s=2.0, save_s=3.0)
 
@@ -30,14 +30,14 @@ def test_train_and_evaluate_stages_add_up_from_the_step_time():
 
 
 def test_flip_tta_adds_a_third_pass_over_the_test_split():
-    plain, tta = (estimate_model("resnet18", TrainParams(tta_flip=flip), TIMING, 0.0, 1000, 500)
+    plain, tta = (estimate_model("resnet18", TrainParams(), TIMING, 0.0, 1000, 500, flip)
                   for flip in (False, True))
     assert tta.evaluate_stage_s - plain.evaluate_stage_s == 500 / 100.0
     assert tta.train_stage_s == plain.train_stage_s
 
 
 def test_the_data_size_is_the_limits_or_all_of_cifar10():
-    base = {"data": {"source": "x"}, "models": {"lenet5": {}}}
+    base = {"data": {"source": "x"}, "models": {"lenet5": net("lenet5")}}
     assert split_sizes(parse_params(base)) == (50_000, 10_000)
     limited = {**base, "data": {"source": "x", "train_limit": 2000, "test_limit": 500}}
     assert split_sizes(parse_params(limited)) == (2000, 500)
@@ -51,7 +51,7 @@ def test_durations_read_as_hours_minutes_or_seconds():
 def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
     params = write_params(tmp_path / "params.yaml", data__train_limit=640,
                           data__test_limit=100, train__batch_size=16,
-                          models={"lenet5": {"epochs": 3}, "inception10": {}})
+                          models={"lenet5": net("lenet5", epochs=3), "inception10": net("inception10")})
     out = tmp_path / "estimate.json"
     result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
                              str(params), "--steps", "2", "--repeats", "2", "--warmup-steps",
@@ -71,7 +71,7 @@ def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
 
 
 def test_estimate_names_a_model_missing_from_the_params(tmp_path):
-    params = write_params(tmp_path / "params.yaml", models={"lenet5": {}})
+    params = write_params(tmp_path / "params.yaml", models={"lenet5": net("lenet5")})
     result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
                              str(params), "--models", "vgg16"], capture_output=True, text=True,
                             timeout=120)

@@ -25,12 +25,12 @@ import yaml
 
 from archives import make_image_folder
 from cnnbench import machine
+from cnnbench.tools import build as build_picker
 from cnnbench.config import TrainParams
-from cnnbench.data import prepare
-from cnnbench.train import XLA_DETERMINISTIC, deterministic_ops, train
+from cnnbench.data.prepare import prepare
+from cnnbench.training.train import XLA_DETERMINISTIC, deterministic_ops, train
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "src" / "cnnbench" / "machine.py"
 H200 = """#!/bin/sh
 case "$1" in
   --query-gpu=*) echo "NVIDIA H200, 570.86.15";;
@@ -90,12 +90,13 @@ def test_a_keras_backend_in_the_environment_picks_the_jax_build(tmp_path):
 
 
 def test_an_unknown_device_is_a_one_line_error(tmp_path):
-    done = subprocess.run([sys.executable, str(SCRIPT), "extras", "--device", "tpu"],
-                          capture_output=True, text=True, timeout=60,
-                          env={"PATH": fake_path(tmp_path, H200)})
+    done = subprocess.run([sys.executable, "-m", "cnnbench", "extras", "--device", "tpu"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={"PATH": fake_path(tmp_path, H200),
+                               "PYTHONPATH": str(ROOT / "src")})
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "machine.py: DEVICE must be one of auto, gpu, cpu, got 'tpu'"]
+        "cnnbench extras: error: DEVICE must be one of auto, gpu, cpu, got 'tpu'"]
 
 
 def test_a_venv_with_another_build_is_not_mixed(tmp_path):
@@ -115,7 +116,7 @@ def test_every_build_is_an_extra_of_the_project():
     runtime, extras = text.split("[project.optional-dependencies]")[0], text.split(
         "[project.optional-dependencies]")[1].split("\n[")[0]
     names = set(re.findall(r"^([\w-]+) = \[", extras, re.M))
-    for build in machine.EXTRAS.values():
+    for build in build_picker.EXTRAS.values():
         assert set(build.split(",")) <= names
     assert "tensorflow" not in runtime.split("dependencies = [")[1].split("]")[0]
 
@@ -143,7 +144,7 @@ def test_deterministic_ops_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
 
 def test_jax_starts_with_the_deterministic_flag():
     # XLA aborts on a flag it does not know; this one must be known to the pinned jaxlib
-    code = ("import os; from cnnbench.train import deterministic_ops; deterministic_ops(); "
+    code = ("import os; from cnnbench.training.train import deterministic_ops; deterministic_ops(); "
             "import jax; print(jax.numpy.ones(3).sum(), os.environ['XLA_FLAGS'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300, env={**os.environ, "KERAS_BACKEND": "jax",
@@ -187,7 +188,7 @@ def test_steps_per_execution_changes_no_number_and_the_log_names_the_device(prep
 
 
 def test_steps_per_execution_null_is_one_on_a_cpu_and_more_on_a_gpu(monkeypatch):
-    from cnnbench import train as train_module
+    from cnnbench.training import train as train_module
 
     auto = TrainParams(steps_per_execution=None)
     assert train_module.steps_per_execution(auto) == 1  # this machine trains on its CPU

@@ -15,7 +15,7 @@ import pytest
 from archives import make_image_folder
 from helpers import ROOT, write_params
 
-from cnnbench.data import prepare
+from cnnbench.data.prepare import prepare
 
 #: The lines that used to fill a run's log on every stage start.
 NOISE = re.compile(r"oneDNN custom operations are on|before absl::InitializeLog|"
@@ -29,7 +29,7 @@ REAL_WARNING = ("W0000 00:00:1796059574.325996   17980 port.cc:148] TF_ENABLE_ON
 def test_startup_notices_are_dropped_and_every_other_line_kept():
     script = textwrap.dedent(f"""
         import os
-        from cnnbench.cli import without_startup_notices
+        from cnnbench.runner import without_startup_notices
         with without_startup_notices():
             os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called "
                         b"are written to STDERR\\n{ONEDNN_NOTICE}\\n{REAL_WARNING}\\n")

@@ -13,7 +13,7 @@ from helpers import DEFAULT_PARAMS, SEED_REFERENCE
 
 from cnnbench import models
 from cnnbench.errors import CnnbenchError
-from cnnbench.flops import count_macs
+from cnnbench.models.macs import count_macs
 
 
 def _count(weights) -> int:
@@ -148,7 +148,7 @@ def test_model_modules_are_backend_neutral():
 
 
 def test_data_path_imports_tensorflow_only_on_the_tensorflow_branch():
-    """data.py never imports TensorFlow; inputs.py only inside its tf.data class, which
+    """The data wing never imports TensorFlow; inputs.py only inside its tf.data class, which
     ``train_batches`` builds only when the Keras backend is TensorFlow."""
     src = Path(models.__file__).parents[1]
 
@@ -156,8 +156,9 @@ def test_data_path_imports_tensorflow_only_on_the_tensorflow_branch():
         return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Import)
                 and any(a.name.split(".")[0] == "tensorflow" for a in node.names)]
 
-    assert tf_import_lines(ast.parse((src / "data.py").read_text())) == []
-    tree = ast.parse((src / "inputs.py").read_text())
+    for module in ("fetch", "readers", "prepare", "dataset"):
+        assert tf_import_lines(ast.parse((src / "data" / f"{module}.py").read_text())) == []
+    tree = ast.parse((src / "training" / "inputs.py").read_text())
     tf_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "_TFBatches")
     lines = tf_import_lines(tree)
     assert lines and all(tf_class.lineno <= line <= tf_class.end_lineno for line in lines)

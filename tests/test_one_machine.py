@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cnnbench.compare import metrics_table
-from cnnbench.summary import _epoch_tables
+from cnnbench.review.compare import metrics_table
+from cnnbench.report.summary import _epoch_tables
 
 CPU = {"accelerator": "cpu", "cpu": "AMD EPYC", "cores": 2, "keras": "3", "backend": "tf"}
 GPU = {"accelerator": "NVIDIA H200", "keras": "3", "backend": "jax"}

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from archives import make_image_folder
-from helpers import ROOT, make_project, ran_stages, run
+from helpers import net, ROOT, make_project, ran_stages, run
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
 ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
@@ -44,7 +44,7 @@ def own(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("own")
     archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2)
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": {}})
+                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
     _dvc(repo, "repro")
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "lenet5"], repo)
@@ -123,7 +123,7 @@ def variant(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("variant")
     archive = make_image_folder(base / "data", train_per_class=3, test_per_class=2)
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"resnet18": {}},
+                        evaluate__batch_size=32, models={"resnet18": net("resnet18")},
                         variants={"resnet18_b16": {
                             "architecture": "src/cnnbench/models/resnet18.py",
                             "batch_size": 16}})
@@ -155,7 +155,7 @@ def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
 
 
 def test_each_model_keeps_one_distinct_colour_when_others_are_added():
-    from cnnbench.figures import model_colours
+    from cnnbench.report.figures import model_colours
     from cnnbench.models import available
 
     before = model_colours(available())

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import DEFAULT_PARAMS, ROOT, environment, make_project, ran_stages, run, set_params
+from helpers import net, DEFAULT_PARAMS, ROOT, environment, make_project, ran_stages, run, set_params
 
 from cnnbench import models as registry
 
@@ -54,7 +54,7 @@ def changed(repo) -> dict[str, str]:
     committed; returns both outputs and the other models' metrics from before."""
     again = run(["dvc", "repro"], repo).stdout
     before = {m: (repo / f"metrics/{m}.json").read_text() for m in MODELS}
-    set_params(repo, models__lenet5={"epochs": 2})
+    set_params(repo, models__lenet5=net("lenet5", epochs=2))
     rerun = run(["dvc", "repro"], repo).stdout
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "lenet5: 2 epochs"], repo)
@@ -200,7 +200,7 @@ def test_plot_stage_writes_every_figure(repo):
 
 @pytest.mark.slow
 def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
-    from cnnbench.figures import plot_all
+    from cnnbench.report.figures import plot_all
 
     drawn = []
     for name in ("a", "b"):
@@ -214,7 +214,7 @@ def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
 @pytest.mark.slow
 def test_review_report_against_a_base_commit(repo, changed):
     out = repo / "reports/review"
-    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),
+    run([sys.executable, "-m", "cnnbench", "review", "--base", "HEAD~1", "--out", str(out),
          "--summary", "reports/summary.md", "--figures", "plots/figures",
          "--vega-dir", str(VEGA_DIR)], repo)
     review = (out / "review.md").read_text()
@@ -238,7 +238,7 @@ def test_review_works_in_a_clone_where_nothing_was_ever_run(repo, changed, tmp_p
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
     assert not (clone / "models").exists() and not (clone / ".dvc" / "cache").exists()
-    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", "review",
+    run([sys.executable, "-m", "cnnbench", "review", "--base", "HEAD~1", "--out", "review",
          "--summary", "reports/summary.md", "--figures", "plots/figures"], clone)
     review = (clone / "review" / "review.md").read_text()
     assert "metrics/lenet5.json" in review and "train.epochs" in review
@@ -247,7 +247,7 @@ def test_review_works_in_a_clone_where_nothing_was_ever_run(repo, changed, tmp_p
 
 @pytest.mark.slow
 def test_review_rejects_an_unknown_base(repo):
-    result = run([sys.executable, "-m", "cnnbench.review", "--base", "no-such-branch",
+    result = run([sys.executable, "-m", "cnnbench", "review", "--base", "no-such-branch",
                   "--summary", "reports/summary.md", "--figures", "plots/figures"], repo,
                  check=False)
     assert result.returncode == 2
@@ -261,7 +261,7 @@ def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
     if chromium is None:
         pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
     out = tmp_path / "review"
-    run([sys.executable, "-m", "cnnbench.review", "--base", "HEAD~1", "--out", str(out),
+    run([sys.executable, "-m", "cnnbench", "review", "--base", "HEAD~1", "--out", str(out),
          "--summary", "reports/summary.md", "--figures", "plots/figures",
          "--vega-dir", str(VEGA_DIR)], repo)
     page = out / "plots" / "index.html"
@@ -316,7 +316,8 @@ def _module_file(module: str) -> Path | None:
 
 
 def _imports(path: Path) -> set[Path]:
-    """cnnbench source files that ``path`` imports, at any depth of the file."""
+    """cnnbench source files that ``path`` imports, at any depth of the file, and the
+    ``__init__.py`` of every package above it (Python runs them first)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -328,40 +329,67 @@ def _imports(path: Path) -> set[Path]:
         for name in names:
             if name.startswith("cnnbench.") and (file := _module_file(name)):
                 found.add(file)
-    return found
+    src = ROOT / "src"
+    if path.is_relative_to(src):
+        found |= {folder / "__init__.py" for folder in path.parents
+                  if folder.is_relative_to(src / "cnnbench") and (folder / "__init__.py").is_file()}
+    return found - {path}
 
 
-def _closure(start: set[Path]) -> set[Path]:
+def _closure(start: set[Path], stop_at: set[Path] = frozenset()) -> set[Path]:
+    """Every source file ``start`` imports, directly or not, without following ``stop_at``."""
     seen, todo = set(), list(start)
     while todo:
         path = todo.pop()
-        if path not in seen:
+        if path not in seen and path not in stop_at:
             seen.add(path)
             todo.extend(_imports(path))
     return seen
 
 
-def test_each_stage_depends_on_exactly_the_source_files_it_imports():
-    """dvc.yaml's code deps equal the import closure of each stage script (plus the network's
-    own file, which the registry imports lazily), so only what a stage reads reruns it.
-    Foreach stages are checked for every model of the package (``models``) and for a
-    variant whose architecture is a package model's file (``variants``)."""
+#: The stage wrapper (signals, one-line errors, TensorFlow's start-up notices): it writes
+#: no output, so no stage depends on it.
+WRAPPER = ROOT / "src" / "cnnbench" / "runner.py"
+
+
+def _stages() -> dict:
     text = (ROOT / "dvc.yaml").read_text()
     for key, value in yaml.safe_load(text)["vars"][0].items():
         text = text.replace("${" + key + "}", value)
-    stages = yaml.safe_load(text)["stages"]
-    lenet5 = "src/cnnbench/models/lenet5.py"
-    for name, stage in stages.items():
-        entries = {"${models}": [(m, m) for m in registry.available()],
-                   "${variants}": [("lenet5_variant", lenet5)]}.get(stage.get("foreach"),
-                                                                    [(None, None)])
+    return yaml.safe_load(text)["stages"]
+
+
+def test_each_stage_depends_on_exactly_the_source_files_it_imports():
+    """dvc.yaml's code deps equal the import closure of each stage script but the stage
+    wrapper (plus, for train, the network's own file, which the registry imports lazily),
+    so only what shapes a stage's outputs reruns it. Foreach stages are checked for every
+    model of the package and for a network file outside it."""
+    for name, stage in _stages().items():
+        entries = [(m, f"src/cnnbench/models/{m}.py") for m in registry.available()]
+        entries = entries + [("mynet", "nets/mynet.py")] if "foreach" in stage else [(None, None)]
         for model, architecture in entries:
             body = stage.get("do", stage)
-            deps = {d.replace("${key}", model or "").replace("${item.architecture}", lenet5)
+            deps = {d.replace("${key}", model or "").replace("${item.architecture}",
+                                                            architecture or "")
                     for d in body["deps"]}
             declared = {ROOT / d for d in deps if d.endswith(".py")}
-            script = ROOT / "stages" / f"{name.removesuffix('_variant')}.py"
-            network = (ROOT / architecture if architecture.endswith(".py")
-                       else _module_file(f"cnnbench.models.{architecture}")) if model else None
-            roots = {script} | ({network} if name.startswith("train") else set())
-            assert declared == _closure(roots), f"{name}@{model}: deps differ from imports"
+            script = ROOT / "stages" / f"{name}.py"
+            network = ROOT / architecture if name == "train" else None
+            roots = {script}
+            if network:  # the network, and the blocks the package's networks share
+                roots |= {p for p in (network, ROOT / "src/cnnbench/models/blocks.py")
+                          if p.is_file()}
+            found = _closure(roots, stop_at={WRAPPER}) | ({network} if network else set())
+            assert declared == found, (f"{name}@{model}: deps differ from imports: "
+                                       f"missing {sorted(map(str, found - declared))}, "
+                                       f"extra {sorted(map(str, declared - found))}")
+
+
+def test_no_stage_depends_on_the_stage_wrapper_and_it_reaches_no_numerics():
+    """The wrapper is in no stage's deps, and it imports only the error classes and the
+    stop flag: nothing that reads data, builds a network, trains or evaluates."""
+    for name, stage in _stages().items():
+        assert "src/cnnbench/runner.py" not in stage.get("do", stage)["deps"], name
+    reached = {p.relative_to(ROOT / "src" / "cnnbench").as_posix()
+               for p in _closure({WRAPPER})}
+    assert reached == {"runner.py", "errors.py", "stop.py", "__init__.py"}, reached

@@ -22,19 +22,18 @@ import pytest
 
 from archives import make_image_folder
 from helpers import SEED_REFERENCE
-from cnnbench import checkpoint as checkpoint_module
+from cnnbench.training import checkpoint as checkpoint_module
 from cnnbench import models
 from cnnbench.config import TrainParams
-from cnnbench.data import prepare
+from cnnbench.data.prepare import prepare
 from cnnbench.evaluate import evaluate
-from cnnbench.recipe import (SmoothedSparseCrossentropy, learning_rate_schedule, make_loss,
+from cnnbench.training.recipe import (SmoothedSparseCrossentropy, learning_rate_schedule, make_loss,
                              make_optimizer)
-from cnnbench.train import compile_model, seed_everything, train
+from cnnbench.training.train import compile_model, seed_everything, train
 
 MODERN = TrainParams(recipe="modern", optimizer="sgd", learning_rate=0.2, nesterov=True,
                      weight_decay=0.005, batch_size=8, epochs=3, schedule="onecycle",
-                     warmup=0.2, label_smoothing=0.1, crop_padding=4, flip=True, cutout=0.5,
-                     tta_flip=True)
+                     warmup=0.2, label_smoothing=0.1, crop_padding=4, flip=True, cutout=0.5)
 
 
 

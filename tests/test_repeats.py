@@ -17,11 +17,11 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import environment, make_project, ran_stages, run
+from helpers import net, environment, make_project, ran_stages, run
 
-from cnnbench.repeats import protocol_digest
-from cnnbench.results import load_repeats, main_protocols
-from cnnbench.statistics import over_seeds
+from cnnbench.report.results import protocol_digest
+from cnnbench.report.results import load_repeats, main_protocols
+from cnnbench.report.statistics import over_seeds
 
 DATA = {"source": {"name": "x.tar.gz", "sha256": "ab" * 32},
         "train": {"count": 100}, "test": {"count": 20}}
@@ -115,8 +115,8 @@ def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
 def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
     """Two models, three runs each: one spread wide enough to hold the seed's number, one
     so tight that the seed's number is outside what one more run of ours would give."""
-    from cnnbench.statistics import one_run_range
-    from cnnbench.summary import render_markdown
+    from cnnbench.report.statistics import one_run_range
+    from cnnbench.report.summary import render_markdown
 
     runs = {"alexnet8": [0.5844, 0.5864, 0.5626], "resnet18": [0.7756, 0.7760, 0.7752]}
     seed = {"alexnet8": 0.6351, "resnet18": 0.8026}
@@ -164,7 +164,7 @@ def project(tmp_path_factory):
     archive = make_image_folder(base / "data", train_per_class=8, test_per_class=4,
                                 fmt="tar.gz")
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": {}})
+                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
     run(["dvc", "repro"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "main run"], repo)
@@ -179,7 +179,7 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     repo, seed1_output = project
     assert {"train@lenet5", "evaluate@lenet5"} <= ran_stages(seed1_output)
     assert run(["git", "status", "--porcelain"], repo).stdout == ""  # --temp: workspace kept
-    result = run([sys.executable, "-m", "cnnbench.repeats", "--out", "metrics/repeats"], repo)
+    result = run([sys.executable, "-m", "cnnbench", "repeats", "--out", "metrics/repeats"], repo)
     assert "2 model run(s) from 2 experiment(s)" in result.stdout
     one = json.loads((repo / "metrics/repeats/seed1/lenet5.json").read_text())
     assert one["repeat"]["experiment"] == "seed1" and one["repeat"]["seed"] == 1
@@ -213,7 +213,7 @@ def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
     repo, _ = project
     run(["dvc", "exp", "run", "--temp", "-n", "evalonly", "-S", "evaluate.batch_size=16"],
         repo)
-    result = run([sys.executable, "-m", "cnnbench.repeats", "--out", "out", "evalonly"],
+    result = run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out", "evalonly"],
                  repo, check=False)
     assert result.returncode == 2
     assert "evalonly: lenet5 skipped: trained with the main run's seed 0" in result.stdout
@@ -224,7 +224,7 @@ def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
 @pytest.mark.slow
 def test_collect_names_an_unknown_experiment(project):
     repo, _ = project
-    result = subprocess.run([sys.executable, "-m", "cnnbench.repeats", "--out", "out",
+    result = subprocess.run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out",
                              "no-such-exp"], cwd=repo, env=environment(), text=True,
                             capture_output=True)
     assert result.returncode == 2
@@ -233,7 +233,7 @@ def test_collect_names_an_unknown_experiment(project):
 
 
 def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
-    from cnnbench.results import describe_run
+    from cnnbench.report.results import describe_run
 
     _write(tmp_path / "data.json", {"data": DATA})
     for model, cpu in (("lenet5", "AMD EPYC"), ("alexnet8", "Intel Xeon"),
@@ -252,7 +252,7 @@ def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
 @pytest.mark.slow
 def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path):
     """Summarise with only LeNet5's metrics, `models` listing LeNet5 and VGG16."""
-    from cnnbench.summary import summarise
+    from cnnbench.report.summary import summarise
 
     repo, _ = project
     table = summarise(["lenet5", "vgg16"], repo / "metrics", repo / "plots/train",
@@ -272,7 +272,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
 
 @pytest.mark.slow
 def test_collect_skips_a_model_without_a_main_run(project):
-    from cnnbench.repeats import collect
+    from cnnbench.review.repeats import collect
 
     repo, _ = project
     lines = []

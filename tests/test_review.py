@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import ROOT, make_project, run, set_params
+from helpers import net, ROOT, make_project, run, set_params
 
 WORKFLOW = ROOT / ".github" / "workflows" / "review.yml"
 BIN = Path(sys.executable).parent
@@ -62,7 +62,7 @@ def project(tmp_path_factory) -> Path:
     archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2,
                                 fmt="tar.gz")
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        models={"lenet5": {}}, evaluate__batch_size=32)
+                        models={"lenet5": net("lenet5")}, evaluate__batch_size=32)
     for message, changes in (("base run", {}), ("lenet5: 2 epochs",
                                                 {"models__lenet5": {"epochs": 2}})):
         set_params(repo, **changes)
@@ -122,7 +122,7 @@ def test_current_results_pass_the_gate_and_the_comparison_has_the_deltas(clone):
 
 @pytest.mark.slow
 def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clone):
-    set_params(clone, models__lenet5={"epochs": 3})
+    set_params(clone, models__lenet5=net("lenet5", epochs=3))
     run(["git", "commit", "-qam", "lenet5: 3 epochs, not rerun"], clone)
     result = run_step("gate", clone, check=False)
     assert result.returncode == 1
@@ -147,7 +147,7 @@ def test_a_code_change_names_the_stage_and_those_downstream(clone):
 
 
 def test_the_gate_ignores_absent_files_and_counts_the_rest():
-    from cnnbench.gate import stale_stages
+    from cnnbench.review.gate import stale_stages
 
     status = {
         "fetch": [{"changed outs": {"data/raw": "not in cache"}}],
@@ -206,7 +206,7 @@ def test_the_comment_is_created_then_updated(clone, tmp_path):
 
 
 def test_a_long_comparison_is_cut_with_a_visible_note():
-    from cnnbench.comment import LIMIT, MARKER, fit
+    from cnnbench.review.comment import LIMIT, MARKER, fit
 
     body = fit("| a row of a long table |\n" * 5000)
     assert len(body) <= LIMIT and body.startswith(MARKER)
@@ -226,13 +226,13 @@ def _exp_row(name: str, lr: float, accuracy: float) -> dict:
 
 
 def test_five_models_of_experiments_fit_in_120_columns():
-    from cnnbench.experiments import table
+    from cnnbench.review.experiments import table
 
     baseline = {**_exp_row("main", 0.001, 0.4), "experiments": [
         {"revs": [_exp_row(f"an-experiment-with-a-long-name-{i}", 0.001 * i, 0.3)]}
         for i in range(2, 4)]}
     text = table([baseline], ["lenet5", "alexnet8", "vgg16", "inception10", "resnet18"],
-                 "test.accuracy")
+                 "test.accuracy", "metrics")
     lines = text.splitlines()
     assert max(map(len, lines)) <= 120, text
     assert lines[2].split() == ["experiment", "LeNet5", "AlexNet8", "VGG16", "Inception10",
@@ -247,22 +247,8 @@ def test_experiments_command_on_two_real_experiments(clone):
     for name, value in (("lr2", "0.002"), ("b16", "16")):
         key = "train.learning_rate" if name == "lr2" else "train.batch_size"
         run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"{key}={value}"], clone)
-    text = run([sys.executable, "-m", "cnnbench.experiments"], clone).stdout
+    text = run([sys.executable, "-m", "cnnbench", "experiments"], clone).stdout
     assert max(map(len, text.splitlines())) <= 120, text
     assert {"└ lr2", "└ b16"} <= {line[:5] for line in text.splitlines()}
     lr2 = next(line for line in text.splitlines() if line.startswith("└ lr2"))
     assert "train.batch_size=32 train.learning_rate=0.002" in lr2
-
-
-def test_repeats_read_the_data_summary_where_an_older_experiment_has_it(monkeypatch):
-    """Experiments run before the data summary left metrics/ still have it there."""
-    from cnnbench import repeats
-    from cnnbench.errors import DataError
-
-    def read(path, rev, repo, parse):
-        if path != "metrics/data.json":
-            raise DataError(f"{path} in experiment {rev!r}: cannot read")
-        return {"data": {"train": {"count": 3}}}
-
-    monkeypatch.setattr(repeats, "_read", read)
-    assert repeats._read_data_summary("seed1", None) == {"train": {"count": 3}}

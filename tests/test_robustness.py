@@ -41,7 +41,8 @@ from archives import (class_images, make_image_folder, make_official_tarball,
                       python2_pickle)
 from helpers import write_params
 from cnnbench.errors import DataError
-from cnnbench.data import prepare, read_source
+from cnnbench.data.prepare import prepare
+from cnnbench.data.readers import read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / "stages"
@@ -347,7 +348,7 @@ def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
 
 def test_a_swallowed_sigterm_still_stops_before_any_output_is_written(tmp_path):
     """A KeyboardInterrupt can vanish inside a __del__ or a GC callback; the stop must not."""
-    from cnnbench.cli import run_stage
+    from cnnbench.runner import run_stage
     from cnnbench.files import write_json
 
     target = tmp_path / "metrics.json"
@@ -380,7 +381,8 @@ def test_an_interrupt_swallowed_in_a_destructor_prints_no_traceback(tmp_path):
     script = tmp_path / "stage.py"
     script.write_text(textwrap.dedent("""
         import os, signal, time
-        from cnnbench.cli import raise_if_stopped, run_stage
+        from cnnbench.runner import run_stage
+        from cnnbench.stop import raise_if_stopped
 
         class Resource:
             def __del__(self):
@@ -406,7 +408,7 @@ def test_a_nan_loss_stops_fit_with_an_error_naming_model_and_epoch():
     """The mechanism, on any backend: a model whose loss turns NaN in its second epoch."""
     import keras
 
-    from cnnbench.logs import DivergenceError, EpochHistory
+    from cnnbench.training.logs import DivergenceError, EpochHistory
 
     inputs = keras.Input((4,))
     hidden = keras.layers.Dense(3, name="logits")(inputs)
@@ -511,9 +513,10 @@ def test_random_or_mutated_official_batches_raise_only_our_errors_and_import_not
     """Every import a pickle can ask for goes through ``find_class`` (GLOBAL, STACK_GLOBAL,
     INST, OBJ and EXT all call it), so a spy on it sees each one: every name it let
     through must be one of NumPy's array-building names."""
-    from cnnbench import data as data_module
+    from cnnbench.data import readers as data_module
 
     asked: list[tuple[str, object]] = []
+    monkeypatch.undo()  # the spy of the previous example: spies must not nest
     original = data_module._BatchUnpickler.find_class
 
     def spy(self, module, name):
@@ -554,7 +557,7 @@ def test_random_or_mutated_official_batches_raise_only_our_errors_and_import_not
     allowed = {"numpy.ndarray", "numpy.dtype"} | data_module._BatchUnpickler.ALLOWED
     assert {name for name, _ in asked} <= allowed
     assert all(found is np.dtype or found is data_module._NdarrayName or callable(found)
-               and found.__module__ in ("cnnbench.data", "numpy._core.numeric")
+               and found.__module__ in ("cnnbench.data.readers", "numpy._core.numeric")
                for _, found in asked)
 
 
@@ -571,7 +574,7 @@ def test_random_bytes_raise_only_our_clear_errors(tmp_path):
 def test_a_handled_interrupt_leaves_no_stop_behind_for_the_caller(tmp_path):
     """After run_stage returned 130, code in the same process writes outputs as usual and
     the caller's signal handlers are back."""
-    from cnnbench.cli import run_stage
+    from cnnbench.runner import run_stage
     from cnnbench.files import write_json
 
     before = signal.getsignal(signal.SIGTERM)

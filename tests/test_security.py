@@ -28,7 +28,7 @@ from PIL import Image
 
 from archives import CLASSES, make_image_folder, make_official_tarball
 from helpers import write_params
-from cnnbench.data import read_source
+from cnnbench.data.readers import read_source
 from cnnbench.errors import CnnbenchError, DataError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,7 +253,7 @@ def test_a_decompression_bomb_is_a_clean_error(tmp_path, side):
 def test_a_model_file_with_code_in_it_is_refused_by_evaluate(tmp_path):
     import keras
 
-    from cnnbench.data import prepare
+    from cnnbench.data.prepare import prepare
 
     marker = tmp_path / "MARKER"
     (tmp_path / "raw").mkdir()
@@ -297,7 +297,7 @@ def test_a_python_tag_in_params_yaml_is_refused_not_run(tmp_path):
 @pytest.mark.parametrize("base", ["--output=/tmp/owned", "-h", ""])
 def test_a_review_base_that_looks_like_an_option_never_reaches_git_or_dvc(monkeypatch, tmp_path,
                                                                           base):
-    from cnnbench import review
+    from cnnbench.review import review
 
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: calls.append(args))

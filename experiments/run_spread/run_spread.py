@@ -27,8 +27,8 @@ import json
 import statistics
 from pathlib import Path
 
-from cnnbench.results import load_reference, load_train_params, machine_label
-from cnnbench.statistics import one_run_range
+from cnnbench.report.results import load_reference, load_train_params, machine_label
+from cnnbench.report.statistics import one_run_range
 
 ROOT = Path(__file__).resolve().parents[2]
 

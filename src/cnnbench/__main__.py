@@ -1,5 +1,5 @@
-"""``python -m cnnbench``: the ``cnnbench`` command (``cnnbench.commands``)."""
+"""``python -m cnnbench``: the ``cnnbench`` command (``cnnbench.cli``)."""
 
-from cnnbench.commands import main
+from cnnbench.cli import main
 
 raise SystemExit(main())

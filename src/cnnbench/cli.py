@@ -1,150 +1,57 @@
-"""The command-line wrapper shared by every stage script.
+"""The ``cnnbench`` command: one entry point for the tools around the pipeline.
 
-Every problem a user can cause (a bad param, a missing file, a corrupt archive)
-raises ``errors.CnnbenchError`` with a message that names the key or file. ``run_stage``
-turns it into one line on stderr and a non-zero exit, and turns Ctrl-C and SIGTERM into
-one line instead of a traceback, after temporary files are cleaned up. It also keeps
-TensorFlow's start-up notices (logged before its logging is set up, so that
-TF_CPP_MIN_LOG_LEVEL cannot hide them) off the screen; any other line TensorFlow writes
-while it loads, a warning about a bad setting for instance, still shows.
+    cnnbench estimate        how long `dvc repro` will take on this machine
+    cnnbench bench --help    each command has its own --help
+
+(``python -m cnnbench`` is the same command; the Makefile and the pull-request workflow
+call it too.) The pipeline's stages keep their own scripts in ``stages/``, which
+``dvc repro`` runs. Each command is a module with a ``main(argv)``; it runs under
+``runner.run_stage``, so a user's mistake is one line on stderr and exit code 2. Importing
+this module loads no command, so ``cnnbench extras`` runs before the environment exists.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.abc
-import importlib.machinery
-import os
-import re
-import signal
+import argparse
+import importlib
 import sys
-import tempfile
-import threading
-from collections.abc import Callable
 
-from cnnbench.errors import CnnbenchError
+from cnnbench.runner import run_stage
 
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
-
-
-# Set by the SIGINT/SIGTERM handler. Process-wide by nature, like the signals themselves:
-# the KeyboardInterrupt the handler raises can be swallowed when it lands inside a
-# ``__del__`` or a garbage-collector callback ("Exception ignored in ..."), so writers
-# check this flag before an output becomes visible (``files.atomic_path``) and training
-# checks it after every batch.
-_STOP_REQUESTED = threading.Event()
-
-
-def _terminate(signum, frame) -> None:
-    _STOP_REQUESTED.set()
-    raise KeyboardInterrupt
+#: command -> (module whose ``main(argv)`` it runs, one line of help). One line adds one.
+COMMANDS = {
+    "estimate": ("cnnbench.tools.estimate", "how long `dvc repro` will take here, per model and in "
+                 "total"),
+    "bench": ("cnnbench.tools.bench", "training and inference throughput of the models"),
+    "review": ("cnnbench.review.review", "Markdown review of the working tree against a base "
+               "revision"),
+    "repeats": ("cnnbench.review.repeats", "collect seed repeats from DVC experiments"),
+    "compare": ("cnnbench.review.compare", "per-model results of the working tree against a base "
+                "revision, as Markdown"),
+    "gate": ("cnnbench.review.gate", "fail, naming the stages, when the committed results are stale"),
+    "comment": ("cnnbench.review.comment", "post or update the comparison as a pull-request comment"),
+    "experiments": ("cnnbench.review.experiments", "experiments side by side within 120 columns"),
+    "extras": ("cnnbench.tools.build", "the pyproject extras to install on this machine "
+               "(make setup)"),
+}
 
 
-def _quiet_unraisable(unraisable) -> None:
-    """Python's hook for exceptions it cannot raise (inside ``__del__``, GC callbacks):
-    our own interrupt landing there is silent, since the stop flag still ends the run;
-    everything else goes to the default hook."""
-    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _STOP_REQUESTED.is_set():
-        return
-    sys.__unraisablehook__(unraisable)
+def parser() -> argparse.ArgumentParser:
+    """The top-level parser: it only lists the commands (each parses its own arguments)."""
+    top = argparse.ArgumentParser(prog="cnnbench", description=__doc__.split("\n\n")[0],
+                                  epilog="Run `cnnbench COMMAND --help` for a command's "
+                                  "options.")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, line) in COMMANDS.items():
+        commands.add_parser(name, help=line, add_help=False)
+    return top
 
 
-def raise_if_stopped() -> None:
-    """Raise KeyboardInterrupt if Ctrl-C or SIGTERM arrived, even if it was swallowed."""
-    if _STOP_REQUESTED.is_set():
-        raise KeyboardInterrupt
-
-
-#: Lines TensorFlow writes to stderr on every start, whatever TF_CPP_MIN_LOG_LEVEL says.
-STARTUP_NOTICES = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|I\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on\. ")
-
-
-@contextlib.contextmanager
-def without_startup_notices():
-    """Write stderr (file descriptor 2) to a file for the block, then replay every line of it
-    but ``STARTUP_NOTICES``, also when the block raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
-                if not STARTUP_NOTICES.match(line):
-                    sys.stderr.write(line)
-            sys.stderr.flush()
-
-
-class _QuietTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Import hook: the first ``import tensorflow`` runs ``without_startup_notices``."""
-
-    def __init__(self) -> None:
-        self.loader = None  # TensorFlow's own loader, once found
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != "tensorflow" or self.loader is not None:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None:
-            self.loader, spec.loader = spec.loader, self
-        return spec
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__loader__ = module.__spec__.loader = self.loader
-        with without_startup_notices():
-            self.loader.exec_module(module)
-
-
-def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None = None) -> int:
-    """Run a stage's ``main`` and map errors to one-line messages and exit codes.
-
-    The signal handlers, the unraisable hook and the stop flag are the run's own: they are
-    put back as they were when it returns, so a caller in the same process (a test, the
-    ``cnnbench`` command) is not stopped later by an interrupt this run already handled."""
-    prog = sys.argv[0].rsplit("/", 1)[-1]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any stage imports TensorFlow
-    _STOP_REQUESTED.clear()
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    for signum in handlers:  # SIGTERM cleans up as Ctrl-C does
-        signal.signal(signum, _terminate)
-    hook = sys.unraisablehook
-    sys.unraisablehook = _quiet_unraisable  # no "Exception ignored ... Traceback" on Ctrl-C
-    quiet = _QuietTensorFlow()
-    sys.meta_path.insert(0, quiet)
-    try:
-        main(argv)
-    except CnnbenchError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was written. Run `dvc repro` again to redo it.",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        sys.meta_path.remove(quiet)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
-        sys.unraisablehook = hook
-        _STOP_REQUESTED.clear()
-    return 0
-
-
-def add_run_arguments(parser) -> None:
-    """The command-line arguments of the stages that read a whole run (plot, summarise)."""
-    parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
-    parser.add_argument("--logs-dir", required=True, help="folder of <model>/ training logs")
-    parser.add_argument("--data-metrics", required=True, help="data statistics from prepare")
-    parser.add_argument("--reference", required=True, help="the seed report's numbers (YAML)")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file; its `models` are read (default: %(default)s)")
+def main(argv: list[str] | None = None) -> int:
+    """Run ``cnnbench COMMAND ARGS...``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser().parse_args(argv[:1])  # --help, or an unknown or missing command: exits
+    module, _ = COMMANDS[argv[0]]
+    sys.argv[0] = f"cnnbench {argv[0]}"  # the name run_stage's one-line errors start with
+    return run_stage(lambda args: importlib.import_module(module).main(args), argv[1:])

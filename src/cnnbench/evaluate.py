@@ -3,7 +3,7 @@
 ``metrics/<model>.json`` (committed to git, so ``dvc metrics diff`` works across commits):
 
 - ``params.total`` / ``params.trainable`` / ``params.non_trainable``
-- ``flops.macs``: forward multiply-accumulates per image (``cnnbench.flops``)
+- ``flops.macs``: forward multiply-accumulates per image (``cnnbench.models.macs``)
 - ``train.loss`` / ``train.accuracy``: the last epoch's running averages, as Keras
   reports them and as the seed's Table 1 lists them (dropout active)
 - ``test.loss`` / ``test.accuracy``: the trained model on the test split (Table 2), scored
@@ -32,10 +32,10 @@ import keras
 import numpy as np
 
 from cnnbench.errors import DataError
-from cnnbench.dataset import load_prepared
+from cnnbench.data.dataset import load_prepared
 from cnnbench.files import atomic_path, write_json
-from cnnbench.flops import count_macs
-from cnnbench.logs import open_live
+from cnnbench.models.macs import count_macs
+from cnnbench.training.logs import open_live
 from cnnbench.machine import describe, label
 
 def count_params(model: keras.Model) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cnnbench.cli import raise_if_stopped
+from cnnbench.stop import raise_if_stopped
 
 
 @contextmanager
@@ -80,3 +81,20 @@ def write_json(path: str | os.PathLike, obj: object) -> None:
     """Write ``obj`` as indented JSON, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def md5sum(path: str | os.PathLike) -> str:
+    """The md5 of a file's bytes (hex)."""
+    return _digest(path, hashlib.md5())
+
+
+def sha256sum(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (hex)."""
+    return _digest(path, hashlib.sha256())
+
+
+def _digest(path: str | os.PathLike, digest, chunk: int = 1 << 20) -> str:
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

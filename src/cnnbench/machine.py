@@ -1,4 +1,4 @@
-"""What this machine is: CPU model and features, NVIDIA GPUs, and the build to install.
+"""What this machine is: CPU model and features, NVIDIA GPUs, the backend and versions.
 
 Every log, metric, benchmark and set-up choice takes its machine facts from here:
 
@@ -6,39 +6,24 @@ Every log, metric, benchmark and set-up choice takes its machine facts from here
 - ``nvidia_gpus``, ``driver_cuda``: ``nvidia-smi``, if it is on PATH and lists a GPU;
 - ``describe``: all of it plus the running Keras backend, the device it trains on and the
   versions (imports Keras, so only once the environment exists);
-- ``build_extras``: the pyproject extras ``make setup`` installs for a device and backend.
+- ``label``: a machine in a few words, for tables and figures.
 
-It needs only the standard library until ``describe`` is called, so that ``make setup``
-can run it with the system's Python before the environment exists:
-
-    python3 src/cnnbench/machine.py extras [--device auto|gpu|cpu] [--backend tensorflow|jax]
+It needs only the standard library until ``describe`` is called, so that the build picker
+(``cnnbench.tools.build``) can use it with the system's Python before the environment exists.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import os
 import platform
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 #: The instruction-set extensions that decide which kernels oneDNN and XLA can use.
 FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
-
-#: pyproject extras per (backend, device): one GPU stack per environment, as Keras advises.
-EXTRAS = {
-    ("tensorflow", "cpu"): "cpu",
-    ("tensorflow", "gpu"): "cuda",
-    ("jax", "cpu"): "cpu,jax",
-    ("jax", "gpu"): "cpu,jax-cuda",
-}
-DEVICES = ("auto", "gpu", "cpu")
-BACKENDS = ("tensorflow", "jax")
-
 
 def _cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
@@ -88,20 +73,6 @@ def driver_cuda() -> str:
     """The newest CUDA version the installed driver supports (``12.8``), or ''."""
     match = re.search(r"CUDA Version:\s*([\d.]+)", _nvidia_smi())
     return match.group(1) if match else ""
-
-
-def build_extras(device: str = "auto", backend: str = "tensorflow",
-                 gpu_found: bool | None = None) -> str:
-    """The pyproject extras to install: ``device`` auto means gpu when ``nvidia-smi``
-    lists a GPU (``gpu_found`` None asks it), else cpu."""
-    if device not in DEVICES:
-        raise ValueError(f"DEVICE must be one of {', '.join(DEVICES)}, got {device!r}")
-    if backend not in BACKENDS:
-        raise ValueError(f"BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if device == "auto":
-        found = bool(nvidia_gpus()) if gpu_found is None else gpu_found
-        device = "gpu" if found else "cpu"
-    return EXTRAS[backend, device]
 
 
 def _version(*packages: str) -> str:
@@ -186,25 +157,3 @@ def label(machine: dict) -> str:
                    f"CUDA {machine['backend_cuda']}" if machine.get("backend_cuda") else ""]
         device += f" ({', '.join(d for d in details if d)})" if any(details) else ""
     return f"{device}, Keras {machine.get('keras', '?')} on {machine.get('backend', '?')}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="machine.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    extras = sub.add_parser("extras", help="print the pyproject extras to install")
-    extras.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)} "
-                        "(default: %(default)s, gpu when nvidia-smi lists one)")
-    extras.add_argument("--backend", default="tensorflow",
-                        help=f"one of {', '.join(BACKENDS)} (default: %(default)s)")
-    args = parser.parse_args(argv)
-    try:
-        print(build_extras(args.device or "auto", args.backend or "tensorflow"))
-    except ValueError as err:
-        print(f"machine.py: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -91,11 +91,12 @@ def check_architecture(spec: str, root: str | Path = ".") -> str:
 def _load(spec: str):
     """Import the module of architecture ``spec`` (checked by ``check_architecture``)."""
     kind = check_architecture(spec)
-    if kind == "key":
-        return importlib.import_module(f"{__name__}.{spec}")
+    path = Path(spec).resolve() if kind == "file" else None
+    if kind == "key" or (path is not None and path.parent == _PACKAGE_DIR):
+        # a package model, by key or by its file: imported as the package's own module
+        return importlib.import_module(f"{__name__}.{path.stem if path else spec}")
     if kind == "module":
         return importlib.import_module(spec)
-    path = Path(spec).resolve()
     name = "cnnbench_user_" + re.sub(r"\W", "_", spec.removesuffix(".py"))
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)

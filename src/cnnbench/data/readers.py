@@ -1,36 +1,25 @@
-"""Fetch CIFAR-10 and normalise it into one compact file.
+"""Readers: the boundary where outside data enters, and nothing in it ever runs.
 
 Two source formats are read:
 
-- the official CIFAR-10 python tarball (``cifar-10-python.tar.gz``; its md5 is checked
-  when the file has that name), and
+- the official CIFAR-10 python tarball (``cifar-10-python.tar.gz``): its pickled batches
+  go through a restricted unpickler that builds only plain containers and uint8 arrays,
+  and every object is checked before use;
 - image-folder data: a directory, or a .tar / .tar.gz / .zip archive, holding
   ``train/<class>/*`` and ``test/<class>/*`` at its root or one folder down. Class ids
   are the sorted class names.
 
-``prepare`` writes one uncompressed ``.npz`` (read back by ``dataset.load_prepared``):
-``x_train``/``x_test`` (uint8, NHWC),
-``y_train``/``y_test`` (int32) and ``class_names``, plus a JSON of counts and
-per-channel statistics. Models scale pixels to [0, 1] themselves (x / 255).
-
-This module is the boundary where outside data enters; train and evaluate never import it.
-Run through the pipeline (``dvc repro fetch prepare``) or the stage scripts
-``stages/fetch.py`` and ``stages/prepare.py``.
+Archives may not hold links, devices or FIFOs, and members' declared sizes are checked
+from the headers before anything is read. Every problem is a ``DataError`` naming the file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import io
 import os
 import pickle
-import shutil
 import stat
 import tarfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import warnings
 import zipfile
 import zlib
@@ -38,9 +27,8 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from cnnbench.dataset import SPLITS, Dataset, Split
+from cnnbench.data.dataset import SPLITS, Dataset, Split
 from cnnbench.errors import DataError
-from cnnbench.files import atomic_path, write_json
 
 OFFICIAL_NAME = "cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -52,111 +40,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm")
 MAX_MEMBER_BYTES = 64 << 20
 # CIFAR-10 is about 180 MB as batches or PNG files; 4 GiB leaves room for 20 times that.
 MAX_TOTAL_BYTES = 4 << 30
-LOCAL_COPY_HINT = ("without internet, point data.source at a local copy: "
-                   "`dvc exp run -S data.source=PATH` or edit params.yaml")
-
-
-# --------------------------------------------------------------------------- fetch
-
-
-def is_url(source: str) -> bool:
-    return urllib.parse.urlparse(source).scheme in ("http", "https")
-
-
-def md5sum(path: Path) -> str:
-    return _digest(path, hashlib.md5())
-
-
-def sha256sum(path: Path) -> str:
-    return _digest(path, hashlib.sha256())
-
-
-def _digest(path: Path, digest, chunk: int = 1 << 20) -> str:
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download(url: str, dest: Path) -> None:
-    from tqdm import tqdm
-
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            received = 0
-            with open(dest, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True,
-                                              unit_divisor=1024, desc=f"fetch {dest.name}") as bar:
-                while block := response.read(1 << 16):
-                    fh.write(block)
-                    received += len(block)
-                    bar.update(len(block))
-    except urllib.error.HTTPError as err:
-        raise DataError(f"data.source {url}: HTTP {err.code} {err.reason}; "
-                        f"{LOCAL_COPY_HINT}") from None
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-        reason = getattr(err, "reason", None) or f"{type(err).__name__}: {err}"
-        raise DataError(f"data.source {url} is unreachable ({reason}); {LOCAL_COPY_HINT}") from None
-    if total is not None and received != total:
-        raise DataError(f"data.source {url}: download incomplete, got {received} of {total} "
-                        f"bytes; try again or {LOCAL_COPY_HINT}")
-
-
-def fetch(source: str, out_dir: str | os.PathLike,
-          relative_to: str | os.PathLike | None = None) -> Path:
-    """Copy or download ``source`` into the fresh folder ``out_dir``; return the copy's path.
-
-    A relative local ``source`` is read from ``relative_to`` (default: the current folder).
-    The folder is written atomically: after an error or Ctrl-C it is absent, not partial.
-    A file named like the official tarball must have the official md5, and the source's
-    structure (members, splits, classes) is checked before the folder is replaced.
-    """
-    out_dir = Path(out_dir)
-    if is_url(source):
-        name = PurePosixPath(urllib.parse.urlparse(source).path).name or "download"
-    else:
-        base = Path(relative_to) if relative_to is not None else Path.cwd()
-        path = base / Path(source).expanduser()
-        if not path.exists():
-            raise DataError(f"data.source {source!r}: no such file or directory "
-                            f"(relative paths are read from {base.resolve()})")
-        name = path.resolve().name
-        if path.is_dir():
-            _dir_entries(path, name)  # no link, device or oversized file gets copied
-        elif not path.is_file():
-            raise DataError(f"data.source {source!r} is not a regular file or folder")
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        dest = tmp / name
-        if is_url(source):
-            _download(source, dest)
-        elif path.is_dir():
-            shutil.copytree(path, dest, symlinks=True)
-        else:
-            shutil.copyfile(path, dest)
-        if name == OFFICIAL_NAME and dest.is_file():
-            digest = md5sum(dest)
-            if digest != OFFICIAL_MD5:
-                raise DataError(f"data.source {source}: md5 {digest} does not match the official "
-                                f"CIFAR-10 tarball's {OFFICIAL_MD5}; the file is corrupt or not "
-                                "CIFAR-10")
-        read_source(dest, decode=False)  # refuse a malformed source before replacing out_dir
-    return out_dir / name
-
-
-def fetched_source(raw_dir: str | os.PathLike) -> Path:
-    """The single file or folder that ``fetch`` left in ``raw_dir``."""
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise DataError(f"{raw_dir}: no fetched data; run `dvc repro fetch` first")
-    entries = [p for p in raw_dir.iterdir() if not p.name.startswith(".")]
-    if len(entries) != 1:
-        raise DataError(f"{raw_dir}: expected exactly one fetched file or folder, "
-                        f"found {len(entries)}")
-    return entries[0]
-
-
-# --------------------------------------------------------------------------- read
 
 
 def _decode_image(data: bytes, where: str, resize: bool = False) -> np.ndarray:
@@ -247,7 +130,7 @@ def _zip_entries(zf: zipfile.ZipFile, label: str) -> list[Entry]:
     return entries
 
 
-def _dir_entries(root: Path, label: str) -> list[Entry]:
+def dir_entries(root: Path, label: str) -> list[Entry]:
     entries, total = [], 0
     for path in sorted(root.rglob("*")):
         name = path.relative_to(root).as_posix()
@@ -469,7 +352,7 @@ def read_source(path: str | os.PathLike, resize: bool = False,
     path = Path(path)
     label = path.name
     if path.is_dir():
-        groups = _image_folder_members(_dir_entries(path, label), label)
+        groups = _image_folder_members(dir_entries(path, label), label)
         return _read_image_folder(groups, Path.read_bytes, label, resize, decode)
     try:
         if zipfile.is_zipfile(path):
@@ -494,77 +377,3 @@ def read_source(path: str | os.PathLike, resize: bool = False,
 
 
 # --------------------------------------------------------------------------- prepare
-
-
-def stratified_indices(y: np.ndarray, limit: int | None, seed: int, key: str) -> np.ndarray:
-    """Sorted indices of a seeded subset of ``limit`` items with class proportions kept."""
-    if limit is None:
-        return np.arange(len(y))
-    if limit <= 0:
-        raise DataError(f"{key} must be a positive integer or null, got {limit}")
-    if limit > len(y):
-        raise DataError(f"{key} is {limit}, larger than the {len(y)} images available")
-    classes, counts = np.unique(y, return_counts=True)
-    quota = counts * limit / len(y)
-    take = np.floor(quota).astype(int)
-    # hand the remaining places to the classes with the largest fractional parts
-    for i in np.argsort(-(quota - take), kind="stable")[: limit - take.sum()]:
-        take[i] += 1
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(y == c))[:n] for c, n in zip(classes, take)]
-    return np.sort(np.concatenate(picked))
-
-
-def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std of pixels scaled to [0, 1], without a float copy of ``x``."""
-    total = np.zeros(3)
-    total_sq = np.zeros(3)
-    for start in range(0, len(x), chunk):
-        block = x[start:start + chunk].reshape(-1, 3).astype(np.float64) / 255.0
-        total += block.sum(axis=0)
-        total_sq += np.square(block).sum(axis=0)
-    n = x.shape[0] * x.shape[1] * x.shape[2]
-    mean = total / n
-    std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
-    return [round(float(v), 6) for v in mean], [round(float(v), 6) for v in std]
-
-
-def data_summary(dataset: Dataset, source: dict | None = None) -> dict:
-    """Counts per split and class and per-channel statistics, for the prepare stage's data
-    summary (an output, not a DVC metric: `dvc metrics diff` lists the models' metrics only).
-
-    Everything sits under a top-level ``data`` key (``data.train.count``, ...).
-    """
-    summary: dict = {"source": source or {}, "classes": list(dataset.class_names)}
-    for name in SPLITS:
-        split = dataset.split(name)
-        counts = np.bincount(split.y, minlength=len(dataset.class_names))
-        mean, std = channel_stats(split.x)
-        summary[name] = {
-            "count": int(len(split.y)),
-            "per_class": {c: int(n) for c, n in zip(dataset.class_names, counts)},
-            "mean": dict(zip("rgb", mean)),
-            "std": dict(zip("rgb", std)),
-        }
-    return {"data": summary}
-
-
-def prepare(raw_dir: str | os.PathLike, out_file: str | os.PathLike,
-            summary_file: str | os.PathLike, train_limit: int | None = None,
-            test_limit: int | None = None, seed: int = 0, resize: bool = False) -> Dataset:
-    """Decode the fetched source, take the seeded stratified subsets, write both outputs."""
-    fetched = fetched_source(raw_dir)
-    full = read_source(fetched, resize=resize)
-    train_idx = stratified_indices(full.train.y, train_limit, seed, "data.train_limit")
-    test_idx = stratified_indices(full.test.y, test_limit, seed + 1, "data.test_limit")
-    dataset = Dataset(Split(full.train.x[train_idx], full.train.y[train_idx]),
-                      Split(full.test.x[test_idx], full.test.y[test_idx]), full.class_names)
-    with atomic_path(out_file, suffix=".npz") as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, x_train=dataset.train.x, y_train=dataset.train.y,
-                     x_test=dataset.test.x, y_test=dataset.test.y,
-                     class_names=np.asarray(dataset.class_names))
-    source = {"name": fetched.name,
-              "sha256": sha256sum(fetched) if fetched.is_file() else None}
-    write_json(summary_file, data_summary(dataset, source))
-    return dataset

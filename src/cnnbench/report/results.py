@@ -7,13 +7,14 @@
 - ``load_history``: one row per model and epoch from the DVCLive logs of the train
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
-- ``load_repeats``: the seed repeats collected by ``cnnbench.repeats`` (their statistics:
-  ``cnnbench.statistics``).
+- ``load_repeats``: the seed repeats collected by ``cnnbench.review.repeats`` (their statistics:
+  ``cnnbench.report.statistics``).
 - ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,12 +22,41 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from cnnbench.config import TrainParams
 from cnnbench.errors import DataError
 from cnnbench.machine import label as machine_label
 from cnnbench.models import display_name
 
 #: DVCLive's per-metric TSV files inside a training log folder.
 HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
+
+
+#: Training params that do not change what is trained: how many steps go to the compiled
+#: function and XLA only change speed (and precision is *not* among these).
+SPEED_ONLY = ("steps_per_execution", "jit_compile")
+#: Keys of the protocol that training logs written before they left ``train`` carry, with
+#: the value that newer logs imply, so that a repeat and its main run digest alike.
+FORMER = {"tta_flip": False}
+
+
+def protocol_digest(train_params: dict, data: dict) -> str:
+    """A short digest of what a run trained: every ``TrainParams`` field except the seed
+    and speed-only knobs, and the data source's checksum and split sizes.
+
+    ``train_params`` is a training log's ``params.yaml`` (extra keys such as ``machine``
+    are ignored); ``data`` is the ``data`` section of the prepare stage's data summary.
+    """
+    fields = [f for f in TrainParams.__dataclass_fields__ if f not in ("seed", *SPEED_ONLY)]
+    train = {f: train_params.get(f, getattr(TrainParams, f, None)) for f in fields}
+    train.update({key: train_params.get(key, value) for key, value in FORMER.items()})
+    key = {
+        "train": train,
+        "data": {"sha256": (data.get("source") or {}).get("sha256"),
+                 "train": data.get("train", {}).get("count"),
+                 "test": data.get("test", {}).get("count")},
+    }
+    text = json.dumps(key, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _read_json(path: Path) -> dict:
@@ -138,8 +168,6 @@ def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd
 def main_protocols(models: list[str], logs_dir: str | os.PathLike,
                    data_metrics: str | os.PathLike) -> dict[str, tuple[int, str]]:
     """Each model's (seed, protocol digest) in the main run, from its training log."""
-    from cnnbench.repeats import protocol_digest
-
     data = _read_json(Path(data_metrics))["data"]
     result = {}
     for model in models:

@@ -1,7 +1,7 @@
 """Statistics over runs: a model's test accuracy over seeds, and where one more run would land.
 
 - ``one_run_range``: Student's t prediction interval for one more run, from n runs.
-- ``over_seeds``: the main run plus the seed repeats of its protocol (``cnnbench.repeats``),
+- ``over_seeds``: the main run plus the seed repeats of its protocol (``cnnbench.review.repeats``),
   as mean, sample std, one-more-run range and the machines each seed ran on.
 """
 

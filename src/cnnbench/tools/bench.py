@@ -21,7 +21,6 @@ library versions. Speed is measured here, never asserted by the tests.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import tempfile
@@ -29,7 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.config import PRECISIONS
 from cnnbench.models import available, check_architecture
@@ -39,7 +38,7 @@ def _images(data: str | None, count: int, seed: int):
     import numpy as np
 
     if data:
-        from cnnbench.dataset import load_prepared
+        from cnnbench.data.dataset import load_prepared
 
         train = load_prepared(data).train
         reps = -(-count // len(train.y))
@@ -71,9 +70,9 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
 
     from cnnbench.config import TrainParams
     from cnnbench.evaluate import timed_predict
-    from cnnbench.inputs import train_batches
-    from cnnbench.train import compile_model, seed_everything
-    from cnnbench.train import steps_per_execution as per_call
+    from cnnbench.training.inputs import train_batches
+    from cnnbench.training.train import compile_model, seed_everything
+    from cnnbench.training.train import steps_per_execution as per_call
 
     if params is None:
         params = TrainParams(batch_size=batch_size, seed=seed, precision=precision,
@@ -139,8 +138,7 @@ def _positive_ints(option: str, text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=False, prog="cnnbench bench")
     parser.add_argument("--models", default=",".join(available()),
                         help="comma-separated model keys, project .py files or module names "
                         "(default: every model of cnnbench.models)")
@@ -216,6 +214,3 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.json).write_text(json.dumps({"machine": machine, "results": results},
                                               indent=2) + "\n")
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

@@ -2,9 +2,9 @@
 
 ``summarise`` writes a Markdown summary (Table 1: last-epoch training accuracy and loss;
 Table 2: test accuracy and loss; test accuracy over seeds, the main run and its seed
-repeats (``cnnbench.repeats``), as mean ± std with the range where one more run would land
+repeats (``cnnbench.review.repeats``), as mean ± std with the range where one more run would land
 and whether the seed's single run falls inside it; Table 3: seconds per epoch; parameter
-counts, forward multiply-accumulates per image (``cnnbench.flops``) and throughput; the
+counts, forward multiply-accumulates per image (``cnnbench.models.macs``) and throughput; the
 ranking line the seed ends on). Models the seed report lacks show "–" in its columns and
 are left out of its ranking line, a CSV with one row per model
 (every number of the tables) plus a CSV of epoch times (one row per model and epoch).
@@ -22,10 +22,10 @@ import pandas as pd
 
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
-from cnnbench.results import (describe_run, load_history, load_metrics, load_reference,
+from cnnbench.report.results import (describe_run, load_history, load_metrics, load_reference,
                               load_repeats, load_train_params, machine_label, main_protocols,
                               split_by_results)
-from cnnbench.statistics import over_seeds
+from cnnbench.report.statistics import over_seeds
 
 
 def ranking(scores: pd.Series, digits: int = 4) -> str:

@@ -7,15 +7,13 @@ that the summarise stage turns into mean ± std:
     dvc exp run --queue -S train.seed=1 -n seed1      # every model, or name stages:
     dvc exp run --queue -S train.seed=2 -n seed2 evaluate@lenet5 evaluate@inception10
     dvc queue start
-    cnnbench repeats --out metrics/repeats seed1 seed2   # or every experiment
+    cnnbench repeats seed1 seed2   # or every experiment
 
 For each experiment and model, ``collect`` reads through DVC's API (``dvc.api.read`` at
-the experiment's revision) the metrics (``metrics/<model>.json``), the training log's
-params (``plots/train/<model>/params.yaml``, what the model was really trained with) and
-the data statistics (``reports/data.json``, or ``metrics/data.json`` in experiments run
-before it moved). It keeps a model only if the experiment retrained it with a seed other
+the experiment's revision) the metrics, the training log's params (what the model was
+really trained with) and the data statistics, at the paths of ``dvc.yaml``. It keeps a model only if the experiment retrained it with a seed other
 than the main run's, and its metrics come from that training (the log's last training
-loss is the one in the metrics), and writes ``<out>/seed<N>/<model>.json``: the
+loss is the one in the metrics), and writes ``<out>/seed<N>/<model>.json`` (``<out>``: the var ``repeats`` of dvc.yaml): the
 experiment's metrics plus ``repeat`` (experiment name, seed, ``protocol``, a digest of
 every training param but the seed and of the data's checksum and counts, and ``machine``,
 what the training log says it ran on; the summary names the machines where a model's runs
@@ -27,8 +25,6 @@ only those that match, so a repeat of another protocol can never pass for one of
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import math
 import os
@@ -36,35 +32,11 @@ from pathlib import Path
 
 import yaml
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError, DataError
-from cnnbench.config import TrainParams
 from cnnbench.files import atomic_path
-
-#: Training params that do not change what is trained: how many steps go to the compiled
-#: function and XLA only change speed (and precision is *not* among these).
-SPEED_ONLY = ("steps_per_execution", "jit_compile")
-# The prepare stage's data summary in a revision: where dvc.yaml puts it, then where it was.
-DATA_SUMMARY, OLD_DATA_SUMMARY = "reports/data.json", "metrics/data.json"
-
-
-def protocol_digest(train_params: dict, data: dict) -> str:
-    """A short digest of what a run trained: every ``TrainParams`` field except the seed
-    and speed-only knobs, and the data source's checksum and split sizes.
-
-    ``train_params`` is a training log's ``params.yaml`` (extra keys such as ``machine``
-    are ignored); ``data`` is the ``data`` section of ``metrics/data.json``.
-    """
-    fields = [f for f in TrainParams.__dataclass_fields__ if f not in ("seed", *SPEED_ONLY)]
-    key = {
-        "train": {f: train_params.get(f, getattr(TrainParams, f, None)) for f in fields},
-        "data": {"sha256": (data.get("source") or {}).get("sha256"),
-                 "train": data.get("train", {}).get("count"),
-                 "test": data.get("test", {}).get("count")},
-    }
-    text = json.dumps(key, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
+from cnnbench.report.results import protocol_digest
+from cnnbench.review.paths import pipeline_paths
 
 def _read(path: str, rev: str | None, repo: str | None, parse):
     import dvc.api
@@ -77,14 +49,6 @@ def _read(path: str, rev: str | None, repo: str | None, parse):
                         ) from None
 
 
-def _read_data_summary(rev: str, repo: str | None) -> dict:
-    """The prepare stage's data summary at ``rev``, where it was before the move if needed."""
-    try:
-        return _read(DATA_SUMMARY, rev, repo, json.loads)["data"]
-    except DataError:
-        return _read(OLD_DATA_SUMMARY, rev, repo, json.loads)["data"]
-
-
 def experiment_names(repo: str | None = None) -> list[str]:
     """Names of the experiments derived from HEAD (``dvc exp list --name-only``)."""
     from dvc.repo import Repo
@@ -95,12 +59,14 @@ def experiment_names(repo: str | None = None) -> list[str]:
 
 
 def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
-            repo: str | None = None, log=print) -> list[Path]:
-    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths."""
+            paths: dict[str, str], repo: str | None = None, log=print) -> list[Path]:
+    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths.
+    ``paths`` are the pipeline's (``paths.pipeline_paths``)."""
+    logs, metrics_dir = paths["logs"], paths["metrics"]
     main_seeds = {}
     for model in models:
         try:
-            main_log = _read(f"plots/train/{model}/params.yaml", None, repo, yaml.safe_load)
+            main_log = _read(f"{logs}/{model}/params.yaml", None, repo, yaml.safe_load)
         except DataError:
             log(f"{model}: no main run in the workspace to repeat; skipped")
             continue
@@ -108,12 +74,12 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
     models = list(main_seeds)
     written = []
     for name in experiments:
-        data = _read_data_summary(name, repo)
+        data = _read(paths["data_summary"], name, repo, json.loads)["data"]
         for model in models:
             try:
-                params = _read(f"plots/train/{model}/params.yaml", name, repo, yaml.safe_load)
-                metrics = _read(f"metrics/{model}.json", name, repo, json.loads)
-                log_summary = _read(f"plots/train/{model}/metrics.json", name, repo, json.loads)
+                params = _read(f"{logs}/{model}/params.yaml", name, repo, yaml.safe_load)
+                metrics = _read(f"{metrics_dir}/{model}.json", name, repo, json.loads)
+                log_summary = _read(f"{logs}/{model}/metrics.json", name, repo, json.loads)
             except DataError as err:
                 log(f"{name}: {model} skipped: {err}")
                 continue
@@ -141,16 +107,13 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench repeats", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=True, prog="cnnbench repeats")
     parser.add_argument("experiments", nargs="*",
                         help="experiment names or revisions (default: every experiment "
                         "of HEAD, as `dvc exp list` shows them)")
-    parser.add_argument("--out", required=True,
-                        help="folder to write seed<N>/<model>.json to (the pipeline reads "
-                        "metrics/repeats)")
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file; its `models` are collected (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="folder to write seed<N>/<model>.json to (default: the one "
+                        "dvc.yaml's summarise stage reads, its var `repeats`)")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
@@ -160,11 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     if not names:
         raise CnnbenchError("no experiments to collect: queue some first, e.g. "
                             "`dvc exp run --queue -S train.seed=1 -n seed1 && dvc queue start`")
-    written = collect(names, models, args.out)
-    print(f"repeats: {len(written)} model run(s) from {len(names)} experiment(s) in {args.out}")
+    paths = pipeline_paths()
+    out = args.out or paths["repeats"]
+    written = collect(names, models, out, paths)
+    print(f"repeats: {len(written)} model run(s) from {len(names)} experiment(s) in {out}")
     if not written:
         raise CnnbenchError("no seed repeat found in " + ", ".join(names))
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

@@ -12,12 +12,11 @@ a fresh clone without the DVC cache. A change to files no stage depends on (docs
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 
 #: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
@@ -91,8 +90,7 @@ def check() -> tuple[dict[str, list[str]], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench gate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=False, prog="cnnbench gate")
     parser.parse_args(argv)
     stale, also = check()
     if not stale:
@@ -103,6 +101,3 @@ def main(argv: list[str] | None = None) -> None:
     print(report(stale, also))
     raise SystemExit(1)
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

@@ -36,7 +36,7 @@ import pandas as pd  # noqa: E402
 import scienceplots  # noqa: E402, F401 - registers the "science" styles
 
 from cnnbench.files import atomic_path  # noqa: E402
-from cnnbench.results import (  # noqa: E402
+from cnnbench.report.results import (  # noqa: E402
     describe_run,
     load_history,
     load_metrics,

@@ -1,8 +1,7 @@
 """Write a Markdown review of the working tree against a base revision, for pull requests.
 
     make report BASE=main
-    cnnbench review --base main --summary reports/summary.md \
-        --figures plots/figures --out reports/review
+    cnnbench review --base main
 
 The review holds the comparison of ``cnnbench compare`` (the stale-results
 gate's verdict, each model's main numbers base -> working tree, the params that changed,
@@ -16,16 +15,16 @@ otherwise it loads them from DVC's CDN.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
 from pathlib import Path
 
-from cnnbench.cli import run_stage
-from cnnbench.compare import add_arguments, from_arguments, resolve
+from cnnbench import runner
+from cnnbench.review.compare import add_arguments, from_arguments, resolve
 from cnnbench.files import atomic_path
-from cnnbench.gate import dvc
+from cnnbench.review.gate import dvc
+from cnnbench.review.paths import pipeline_paths
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
@@ -71,7 +70,7 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
            figures: str | os.PathLike, compared: str,
            vega_dir: str | os.PathLike | None = None) -> Path:
     """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path.
-    ``compared`` is ``cnnbench.compare``'s Markdown, whose title is replaced."""
+    ``compared`` is ``cnnbench.review.compare``'s Markdown, whose title is replaced."""
     out = Path(out)
     short = resolve(base)
     compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
@@ -105,25 +104,23 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench review", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=False, prog="cnnbench review")
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")
-    parser.add_argument("--out", default="reports/review",
-                        help="folder to write, replaced as a whole (default: %(default)s)")
-    parser.add_argument("--summary", required=True,
-                        help="summary of the working tree to include (reports/summary.md)")
-    parser.add_argument("--figures", required=True,
-                        help="folder of figures to link (plots/figures)")
+    parser.add_argument("--out", default=None, help="folder to write, replaced as a whole "
+                        "(default: dvc.yaml's var `review`)")
+    parser.add_argument("--summary", default=None, help="summary of the working tree to "
+                        "include (default: dvc.yaml's var `summary`)")
+    parser.add_argument("--figures", default=None, help="folder of figures to link "
+                        "(default: dvc.yaml's var `figures`)")
     parser.add_argument("--vega-dir", default=None,
                         help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
                         "for an offline page (default: CDN scripts)")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    path = review(args.base, args.out, args.summary, args.figures, from_arguments(args),
-                  args.vega_dir)
-    print(f"review: {path} and {Path(args.out) / 'plots' / 'index.html'}")
+    paths = pipeline_paths()
+    out = args.out or paths["review"]
+    path = review(args.base, out, args.summary or paths["summary"],
+                  args.figures or paths["figures"], from_arguments(args), args.vega_dir)
+    print(f"review: {path} and {Path(out) / 'plots' / 'index.html'}")
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

@@ -3,7 +3,7 @@
     cnnbench compare --base main [--out comparison.md]
 
 Prints (and with ``--out`` writes) whether the committed results are current (the stale-
-results gate, ``cnnbench.gate``), then per model, in the order of params.yaml's
+results gate, ``cnnbench.review.gate``), then per model, in the order of params.yaml's
 ``models``: test accuracy, test loss, last-epoch training accuracy, seconds per epoch and
 inference throughput, base -> working tree with the change, and the seed report's number
 beside; then the params that changed (``dvc params diff``) and the data in one line
@@ -21,14 +21,14 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.gate import check, dvc, report
+from cnnbench.review.gate import check, dvc, report
 from cnnbench.models import display_name
-from cnnbench.repeats import DATA_SUMMARY, OLD_DATA_SUMMARY
+from cnnbench.review.paths import NEEDED, pipeline_paths
 
-#: (label, key in metrics/<model>.json, key in the seed report or None, decimals)
+#: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
 ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
         ("test loss", "test.loss", "test.loss", 4),
         ("train accuracy, last epoch", "train.accuracy", "train.accuracy", 4),
@@ -162,7 +162,7 @@ def _data_text(summary: dict | None) -> str:
 
 def data_line(base: str, summary_path: Path) -> str:
     """The data in one line: unchanged, or base -> working tree."""
-    old = git_json(base, str(summary_path)) or git_json(base, OLD_DATA_SUMMARY)
+    old = git_json(base, str(summary_path))
     new, before = _data_text(local_json(summary_path)), _data_text(old)
     return (f"**Data:** unchanged ({new})." if new == before
             else f"**Data changed:** {before} → {new}.")
@@ -179,13 +179,12 @@ def gate_text() -> str:
 
 
 def _entries(params: dict) -> list[str]:
-    """The keys of ``models`` then ``variants``: every model the pipeline trains."""
+    """Every model a revision trains: ``models``, then ``variants`` of revisions that had them."""
     return [*(params.get("models") or {}), *(params.get("variants") or {})]
 
 
 def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
-               params_path: Path, details_url: str | None = None,
-               logs_dir: Path = Path("plots/train")) -> str:
+               params_path: Path, details_url: str | None, logs_dir: Path) -> str:
     """The whole comparison as Markdown."""
     short = resolve(base)
     params = yaml.safe_load(params_path.read_text()) or {}
@@ -212,29 +211,28 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The comparison's inputs, as options (shared with ``cnnbench.review``)."""
-    parser.add_argument("--metrics-dir", default="metrics", help="(default: %(default)s)")
-    parser.add_argument("--logs-dir", default="plots/train",
-                        help="training logs, for the machine each model ran on "
-                        "(default: %(default)s)")
-    parser.add_argument("--data-summary", default=DATA_SUMMARY, help="(default: %(default)s)")
-    parser.add_argument("--reference", default="reference/seed_report.yaml",
-                        help="(default: %(default)s)")
-    parser.add_argument("--params", default="params.yaml", help="(default: %(default)s)")
+    """The comparison's inputs, as options (shared with ``cnnbench.review.review``); each
+    defaults to its path in dvc.yaml."""
+    for option, key in (("--metrics-dir", "metrics"), ("--logs-dir", "logs"),
+                        ("--data-summary", "data_summary"), ("--reference", "reference")):
+        parser.add_argument(option, default=None, help=f"{NEEDED[key]} (default: dvc.yaml's "
+                            f"var `{key}`)")
+    runner.add_params(parser)
     parser.add_argument("--details-url", default=None,
                         help="link to where the plots are (the workflow run)")
 
 
 def from_arguments(args: argparse.Namespace) -> str:
     """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
-    return comparison(args.base, Path(args.metrics_dir), Path(args.data_summary),
-                      Path(args.reference), Path(args.params), args.details_url,
-                      Path(args.logs_dir))
+    paths = pipeline_paths()
+    return comparison(args.base, Path(args.metrics_dir or paths["metrics"]),
+                      Path(args.data_summary or paths["data_summary"]),
+                      Path(args.reference or paths["reference"]), Path(args.params),
+                      args.details_url, Path(args.logs_dir or paths["logs"]))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench compare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=False, prog="cnnbench compare")
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")
     parser.add_argument("--out", default=None, help="also write the Markdown to this file")
@@ -246,6 +244,3 @@ def main(argv: list[str] | None = None) -> None:
             Path(tmp).write_text(text)
     print(text)
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

@@ -12,7 +12,6 @@ order of params.yaml's ``models``, within 120 columns.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -21,9 +20,10 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.models import display_name
+from cnnbench.review.paths import pipeline_paths
 
 WIDTH = 120
 LABEL = 40  # longer experiment names end in an ellipsis
@@ -64,8 +64,10 @@ def _flat(data: dict, kind: str) -> dict:
             for path, entry in (data.get(kind) or {}).items()}
 
 
-def table(shown: list[dict], models: list[str], metric: str, width: int = WIDTH) -> str:
-    """The experiments as a plain-text table at most ``width`` columns wide."""
+def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
+          width: int = WIDTH) -> str:
+    """The experiments as a plain-text table at most ``width`` columns wide; each model's
+    metrics are ``<metrics_dir>/<model>.json``."""
     found = rows(shown)
     params = [{k: v for f in _flat(d, "params").values() for k, v in f.items()}
               for _, d in found]
@@ -74,7 +76,7 @@ def table(shown: list[dict], models: list[str], metric: str, width: int = WIDTH)
     body = []
     for (label, data), values in zip(found, params):
         metrics = _flat(data, "metrics")
-        cells = [metrics.get(f"metrics/{m}.json", {}).get(metric) for m in models]
+        cells = [metrics.get(f"{metrics_dir}/{m}.json", {}).get(metric) for m in models]
         label = label if len(label) <= LABEL else label[:LABEL - 1] + "…"
         body.append([label, *[f"{c:.4f}" if isinstance(c, (int, float)) else "–"
                                    for c in cells],
@@ -88,16 +90,11 @@ def table(shown: list[dict], models: list[str], metric: str, width: int = WIDTH)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench experiments", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=True, prog="cnnbench experiments")
     parser.add_argument("--metric", default="test.accuracy",
-                        help="key of metrics/<model>.json to show (default: %(default)s)")
-    parser.add_argument("--params", default="params.yaml", help="(default: %(default)s)")
+                        help="key of the models' metrics to show (default: %(default)s)")
     args = parser.parse_args(argv)
     with open(args.params) as fh:
         models = list((yaml.safe_load(fh) or {}).get("models") or {})
-    print(table(dvc_experiments(), models, args.metric))
+    print(table(dvc_experiments(), models, args.metric, pipeline_paths()["metrics"]))
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

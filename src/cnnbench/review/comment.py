@@ -11,13 +11,12 @@ library and ``gh``, so the posting job installs nothing else.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import tempfile
 from pathlib import Path
 
-from cnnbench.cli import run_stage
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 
 MARKER = "<!-- cnnbench-review -->"
@@ -72,8 +71,7 @@ def post(repo: str, pr: int, text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench comment", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = runner.parser(__doc__, params=False, prog="cnnbench comment")
     parser.add_argument("--repo", required=True, help="owner/name of the GitHub repository")
     parser.add_argument("--pr", required=True, type=int, help="pull request number")
     parser.add_argument("body", help="Markdown file to post")
@@ -84,6 +82,3 @@ def main(argv: list[str] | None = None) -> None:
         raise CnnbenchError(f"{args.body}: cannot read ({err.strerror})") from None
     print(f"comment: {post(args.repo, args.pr, text)} on {args.repo}#{args.pr}")
 
-
-if __name__ == "__main__":
-    raise SystemExit(run_stage(main))

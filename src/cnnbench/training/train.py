@@ -22,16 +22,17 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnnbench import distribute, models
-from cnnbench.checkpoint import EpochCheckpoint, fingerprint
-from cnnbench.cli import raise_if_stopped
+from cnnbench import models
+from cnnbench.training import distribute
+from cnnbench.training.checkpoint import EpochCheckpoint, fingerprint
+from cnnbench.stop import raise_if_stopped
 from cnnbench.config import TrainParams
-from cnnbench.dataset import load_prepared
+from cnnbench.data.dataset import load_prepared
 from cnnbench.files import atomic_path
-from cnnbench.inputs import eval_batches, train_batches
-from cnnbench.logs import EpochHistory, write_training_log
+from cnnbench.training.inputs import eval_batches, train_batches
+from cnnbench.training.logs import EpochHistory, write_training_log
 from cnnbench.machine import describe, label, trains_on_gpu
-from cnnbench.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
+from cnnbench.training.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
 #: XLA's switch to deterministic GPU kernels (JAX, and TensorFlow's XLA-compiled steps).

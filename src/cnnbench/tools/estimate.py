@@ -23,7 +23,6 @@ with other work are slower and vary; the estimate holds for the load it ran unde
 
 from __future__ import annotations
 
-import argparse
 import math
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from cnnbench.config import Params, TrainParams, load_params
+from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import write_json
 
@@ -80,7 +80,8 @@ def split_sizes(params: Params) -> tuple[int, int]:
 
 
 def estimate_model(name: str, train: TrainParams, timing: Timing, startup_s: float,
-                   train_images: int, test_images: int) -> ModelEstimate:
+                   train_images: int, test_images: int, tta_flip: bool = False
+                   ) -> ModelEstimate:
     """The wall time of ``name``'s train and evaluate stages from its measured ``timing``."""
     steps = math.ceil(train_images / train.batch_size)
     validation_s = test_images / timing.predict_img_s
@@ -88,7 +89,7 @@ def estimate_model(name: str, train: TrainParams, timing: Timing, startup_s: flo
     saves_s = (train.epochs + 2) * timing.save_s
     train_s = (startup_s + timing.setup_s + timing.predict_setup_s + train.epochs * epoch_s
                + saves_s)
-    passes = 3 if train.tta_flip else 2
+    passes = 3 if tta_flip else 2
     evaluate_s = startup_s + timing.save_s + 2 * timing.predict_setup_s + passes * validation_s
     return ModelEstimate(name, train.batch_size, train.epochs, train.precision, train.recipe,
                          train_images, test_images, steps, round(epoch_s, 2), timing,
@@ -98,7 +99,7 @@ def estimate_model(name: str, train: TrainParams, timing: Timing, startup_s: flo
 def measure_startup() -> float:
     """Seconds a fresh Python takes to import the training code (each stage pays it)."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import cnnbench.train"], check=True,
+    subprocess.run([sys.executable, "-c", "import cnnbench.training.train"], check=True,
                    capture_output=True)
     return time.perf_counter() - start
 
@@ -108,8 +109,8 @@ def measure_model(name: str, train: TrainParams, steps: int, repeats: int,
     """Time ``name`` under its own ``train`` params (``bench.measure``)."""
     import keras
 
-    from cnnbench.bench import measure
-    from cnnbench.train import steps_per_execution
+    from cnnbench.tools.bench import measure
+    from cnnbench.training.train import steps_per_execution
 
     train = replace(train, steps_per_execution=steps_per_execution(train))  # null: the device's
     spe = train.steps_per_execution
@@ -153,10 +154,7 @@ def report(estimates: list[ModelEstimate], startup_s: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="cnnbench estimate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--params", default="params.yaml",
-                        help="params file whose models are estimated (default: %(default)s)")
+    parser = runner.parser(__doc__, params=True, prog="cnnbench estimate")
     parser.add_argument("--models", help="comma-separated subset of the params' models")
     parser.add_argument("--steps", type=int, default=4,
                         help="training steps per timed window (default: %(default)s)")
@@ -182,9 +180,10 @@ def main(argv: list[str] | None = None) -> None:
     estimates = []
     for name in names:
         train = params.train_for(name)
-        timing = measure_model(name, train, args.steps, args.repeats, args.warmup_steps)
+        timing = measure_model(params.architectures[name], train, args.steps, args.repeats,
+                               args.warmup_steps)
         estimates.append(estimate_model(name, train, timing, startup_s, train_images,
-                                        test_images))
+                                        test_images, params.evaluate.tta_flip))
         print(f"estimate {name}: {train.batch_size / timing.step_s:.1f} train img/s, "
               f"{timing.predict_img_s:.1f} predict img/s", flush=True)
     print(report(estimates, startup_s))

@@ -1,0 +1,11 @@
+"""The review wing: pull requests and DVC experiments, read from git and DVC.
+
+- ``gate``         fail, naming the stages, when the committed results are stale
+- ``refresh``      record edits that cannot change any output, without rerunning
+- ``compare``      a revision's results against a base, as Markdown
+- ``comment``      post or update that comparison on a pull request
+- ``review``       the comparison, the summary and ``dvc plots diff`` as one review
+- ``experiments``  experiments side by side in a terminal
+- ``repeats``      collect seed repeats from DVC experiments
+- ``paths``        the pipeline's paths, read from dvc.yaml
+"""
