@@ -8,7 +8,7 @@ cross-entropy on uint8 images scaled by 1/255 per batch, as cnnbench does. For e
 it times ``--repeats`` windows of ``--steps`` training steps after ``--warmup-steps`` and
 keeps the median, in float32 and in bf16
 autocast with channels-last memory format, and prints a table and JSON in the shape of
-``python -m cnnbench.tools.bench``. Not part of the project's dependencies: install PyTorch into
+``cnnbench bench``. Not part of the project's dependencies: install PyTorch into
 its own environment (``make torch-reference`` does, with ``torch==2.13.0``).
 """
 

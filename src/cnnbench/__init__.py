@@ -1,14 +1,30 @@
 """cnnbench: a reproducible, DVC-orchestrated benchmark of five classic CNNs on CIFAR-10.
 
-The library behind the pipeline stages in ``stages/``:
+The library behind the pipeline stages in ``stages/``. Its folders follow the data; a
+stage depends on one wing and the ground floor, never on a wing above its own:
 
-- ``config``   typed, validated params (params.yaml)
-- ``data``     fetch and normalise CIFAR-10 (official tarball or image-folder archives)
-- ``models``   LeNet5, AlexNet8, VGG16, Inception10, ResNet18 in backend-neutral Keras 3
-- ``train``    training with per-epoch DVCLive logs
-- ``evaluate`` test metrics, confusion matrix, per-class accuracy, inference throughput
+Ground floor (every stage may use it; it changes rarely):
 
-Run the whole pipeline with ``dvc repro``; see README.md.
+- ``config``    params.yaml into frozen, validated dataclasses (params, builder, merge rules)
+- ``errors``    the error classes a user can cause, each reported as one line
+- ``files``     atomic writes and checksums: an output is complete or absent
+- ``stop``      the stop flag that Ctrl-C and SIGTERM set
+- ``machine``   what hardware this is: CPU, features, GPUs, backend and versions
+- ``runner``    the stage wrapper (one-line errors, signals, quiet TensorFlow start-up);
+                it shapes no output, so no stage depends on it
+- ``cli``       the ``cnnbench`` command, which runs the modules of ``review`` and ``tools``
+
+Wings, in pipeline order:
+
+- ``data``      fetch, readers (the untrusted-input boundary), prepare, dataset
+- ``models``    one module per network, shared blocks, the registry, MACs counting
+- ``training``  train, recipe, inputs, checkpoint, distribute, logs
+- ``evaluate``  a trained model's test metrics, confusion matrix and throughput
+- ``report``    results, statistics, noise, summary, figures (the plot and summarise stages)
+- ``review``    gate, refresh, compare, comment, review, experiments, repeats, paths
+                (pull requests and DVC experiments; ``report`` never imports it)
+- ``tools``     bench, estimate, build (the Makefile's build picker)
+
+Run the whole pipeline with ``dvc repro``; see README.md. The version is the package's
+(``importlib.metadata.version("cnnbench")``), kept in pyproject.toml only.
 """
-
-__version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Score one trained model on the test split and write its metrics and DVC plots.
 
-``metrics/<model>.json`` (committed to git, so ``dvc metrics diff`` works across commits):
+The metrics JSON (``--metrics``; committed to git, so ``dvc metrics diff`` works across commits):
 
 - ``params.total`` / ``params.trainable`` / ``params.non_trainable``
 - ``flops.macs``: forward multiply-accumulates per image (``cnnbench.models.macs``)

@@ -2,7 +2,7 @@
 
 - ``split_by_results``: which models have metrics yet (a summary of some models is
   allowed, the others are named as not run yet).
-- ``load_metrics``: one row per model from ``metrics/<model>.json`` (flattened keys such
+- ``load_metrics``: one row per model from its metrics JSON (flattened keys such
   as ``test.accuracy``), in the order given.
 - ``load_history``: one row per model and epoch from the DVCLive logs of the train
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).

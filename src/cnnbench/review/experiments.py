@@ -3,7 +3,7 @@
     cnnbench experiments [--metric test.accuracy]
 
 ``dvc exp show`` puts every metric of every model file in its own column, named
-``metrics/<model>.json:<metric>`` once several models share it, so five models take
+``<metrics file>:<metric>`` once several models share it, so five models take
 hundreds of columns even with ``--only-changed``. This reads ``dvc exp show --json`` and
 prints, for the workspace, each baseline commit and its experiments: the name, the params
 that differ between the rows, and one metric (default: test accuracy) per model in the
