@@ -113,3 +113,13 @@ def run_lenet5_project(base: Path, train_per_class: int, test_per_class: int, fm
 def net(name: str, **overrides) -> dict:
     """An entry of ``models`` for the package's network ``name``, with train overrides."""
     return {"architecture": f"src/cnnbench/models/{name}.py", **overrides}
+
+
+def network_files(folder: Path, *names: str) -> Path:
+    """Copy the package's networks ``names`` into ``folder`` at their project paths, so that
+    a stage run from ``folder`` finds each entry's ``architecture``; returns ``folder``."""
+    for name in names:
+        target = folder / "src" / "cnnbench" / "models" / f"{name}.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / "src" / "cnnbench" / "models" / f"{name}.py", target)
+    return folder

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import write_params
+from helpers import network_files, write_params
 from cnnbench.data.prepare import prepare
 from cnnbench.training.inputs import epoch_order
 
@@ -71,7 +71,7 @@ def curves(log: Path) -> dict[str, list[float]]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("distributed")
+    folder = network_files(tmp_path_factory.mktemp("distributed"), "lenet5")
     source = make_image_folder(folder / "src", train_per_class=24, test_per_class=4)
     prepare(source, folder / "data.npz", folder / "data.json")  # 240 train, 40 test images
     params = write_params(folder / "params.yaml", data__source=str(source), train__epochs=3,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archives import make_image_folder
-from helpers import ROOT, write_params
+from helpers import ROOT, network_files, write_params
 
 from cnnbench.data.prepare import prepare
 
@@ -43,7 +43,7 @@ def test_startup_notices_are_dropped_and_every_other_line_kept():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("logs")
+    folder = network_files(tmp_path_factory.mktemp("logs"), "lenet5")
     raw = folder / "raw"
     raw.mkdir()
     shutil.copy(make_image_folder(folder / "src", 4, 2, fmt="tar"), raw)

@@ -49,7 +49,7 @@ def own(tmp_path_factory) -> dict:
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "lenet5"], repo)
     code, = _blocks("python")
-    line = next(b for b in _blocks("yaml") if "mynet" in b and "architecture" not in b)
+    line = next(b for b in _blocks("yaml") if b.lstrip().startswith("mynet:"))
     (repo / "src/cnnbench/models/mynet.py").write_text(code)
     params = repo / "params.yaml"
     params.write_text(re.sub(r"^models:\n(  .*\n)*", lambda m: m[0] + line,
@@ -119,14 +119,13 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory) -> Path:
-    """resnet18 and a variant of it (batch 16) trained in one run."""
+    """resnet18 and a second entry of its network (batch 16) trained in one run."""
     base = tmp_path_factory.mktemp("variant")
     archive = make_image_folder(base / "data", train_per_class=3, test_per_class=2)
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"resnet18": net("resnet18")},
-                        variants={"resnet18_b16": {
-                            "architecture": "src/cnnbench/models/resnet18.py",
-                            "batch_size": 16}})
+                        evaluate__batch_size=32, models={
+                            "resnet18": net("resnet18"),
+                            "resnet18_b16": net("resnet18", batch_size=16)})
     _dvc(repo, "repro")
     return repo
 
@@ -149,7 +148,7 @@ def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
     module = variant / "src/cnnbench/models/resnet18.py"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(variant) == {"train@resnet18", "train_variant@resnet18_b16"}
+        assert _pending(variant) == {"train@resnet18", "train@resnet18_b16"}
     finally:
         run(["git", "checkout", "--", "src"], variant)
 

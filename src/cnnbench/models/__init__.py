@@ -78,7 +78,8 @@ def check_architecture(spec: str, root: str | Path = ".") -> str:
         if not path.is_relative_to(Path(root).resolve()):
             raise ValueError(f"{spec!r} is outside the project")
         if not path.is_file():
-            raise ValueError(f"{spec!r}: no such file")
+            raise ValueError(f"{spec!r}: no such file in {Path(root).resolve()} (an "
+                             "architecture is a path from the project root; run from there)")
         return "file"
     if "." not in spec:
         raise ValueError(unknown_model(spec))
