@@ -4,6 +4,9 @@
 #   make check   set up .venv and run the fast tests (under a minute)
 #   make test    set up .venv and run all the tests
 # Set PYTHON to pick the interpreter that creates .venv (default: python3).
+# CNNBENCH_DATA=DIR make repro: fetch reads the data set that params.yaml names (data.source)
+# from DIR before the user cache or a download; make passes it to dvc like any environment
+# variable (docs/guide/experiments.md, "Data sources").
 # The build follows the machine: a GPU build where nvidia-smi lists an NVIDIA GPU, else a
 # CPU build; DEVICE=gpu|cpu and BACKEND=tensorflow|jax choose it (docs/guide/gpu.md).
 

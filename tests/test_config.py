@@ -25,7 +25,8 @@ def test_project_params_are_valid_and_follow_the_seed_protocol():
     seed = params.train_for("resnet18")
     assert (seed.optimizer, seed.learning_rate, seed.batch_size, seed.epochs) == ("adam", 0.001,
                                                                                  32, 5)
-    assert params.data.source.startswith("https://") and params.data.train_limit is None
+    # the data set the committed results used, by its catalogue name
+    assert params.data.source == "cifar10-jpeg" and params.data.train_limit is None
 
 
 def test_model_overrides_apply_to_that_model_only():

@@ -33,7 +33,7 @@ from cnnbench.data.dataset import load_prepared  # noqa: E402
 from cnnbench.errors import DataError  # noqa: E402
 from cnnbench.data.fetch import fetch  # noqa: E402
 from cnnbench.data.prepare import fetched_source, prepare, stratified_indices  # noqa: E402
-from cnnbench.data.readers import OFFICIAL_NAME, read_source  # noqa: E402
+from cnnbench.data.readers import OFFICIAL_NAME, images_digest, read_source  # noqa: E402
 
 # Given out of order on purpose: class ids must follow the sorted names.
 UNSORTED = ("truck", "cat", "airplane")
@@ -295,6 +295,48 @@ def test_corrupt_deflate_stream_in_tar_gz(image_dir: Path, tmp_path: Path) -> No
     path.write_bytes(gzip.compress(plain.read_bytes()[:cut], mtime=0) + header + b"\xff" * 64)
     with pytest.raises(DataError, match="corrupt"):
         read_source(path)
+
+
+# --------------------------------------------------------------------------- images_digest
+
+
+def test_images_digest_ignores_the_packing(image_dir: Path, tmp_path: Path) -> None:
+    """Folder, tar, reversed tar.gz, zip, and a top folder with a README beside the splits
+    (as in GitHub's archive of a repository): the same images, the same digest."""
+    wrapped = tmp_path / "wrapped"
+    shutil.copytree(image_dir, wrapped / "repo-0123abc")
+    (wrapped / "repo-0123abc" / "README.md").write_text("# images\n")
+    digests = {images_digest(image_dir),
+               images_digest(pack(image_dir, tmp_path / "a.tar")),
+               images_digest(pack(image_dir, tmp_path / "b.tar.gz", reverse=True)),
+               images_digest(pack(image_dir, tmp_path / "c.zip")),
+               images_digest(pack(wrapped, tmp_path / "d.tar.gz"))}
+    assert len(digests) == 1
+
+
+@pytest.mark.parametrize("change", ["bytes", "rename", "extra", "remove"])
+def test_images_digest_follows_the_images(image_dir: Path, change: str) -> None:
+    before = images_digest(image_dir)
+    one = image_dir / "train" / "cat" / "0000.png"
+    if change == "bytes":
+        one.write_bytes(one.read_bytes() + b"\0")
+    elif change == "rename":
+        one.rename(one.with_name("0009.png"))
+    elif change == "extra":
+        shutil.copyfile(one, one.with_name("0009.png"))
+    else:
+        one.unlink()
+    assert images_digest(image_dir) != before
+
+
+def test_images_digest_refuses_what_read_source_refuses(tmp_path: Path,
+                                                        wrong_official: Path) -> None:
+    with pytest.raises(DataError, match="official CIFAR-10 tarball, not image-folder data"):
+        images_digest(wrong_official)
+    path = tmp_path / "noise.tar.gz"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match=r"noise\.tar\.gz"):
+        images_digest(path)
 
 
 # --------------------------------------------------------------------------- fetch

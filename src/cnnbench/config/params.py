@@ -53,7 +53,8 @@ class DataParams:
 
     def check(self, prefix: str) -> None:
         if not self.source.strip():
-            raise ParamsError(f"{prefix}.source must be a URL or a path, got {self.source!r}")
+            raise ParamsError(f"{prefix}.source must be a data set name, a URL or a path, "
+                              f"got {self.source!r}")
         _positive_int(f"{prefix}.train_limit", self.train_limit, allow_none=True)
         _positive_int(f"{prefix}.test_limit", self.test_limit, allow_none=True)
         _seed(f"{prefix}.seed", self.seed, None)

@@ -15,6 +15,7 @@ from the headers before anything is read. Every problem is a ``DataError`` namin
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
@@ -375,5 +376,53 @@ def read_source(path: str | os.PathLike, resize: bool = False,
             raise DataError(f"{label}: corrupt or truncated .zip archive (no central directory)")
     raise DataError(f"{label}: not a directory, .tar, .tar.gz or .zip archive")
 
+
+
+def images_digest(path: str | os.PathLike) -> str:
+    """The sha256 of image-folder data's images, whatever the packing.
+
+    It hashes one line ``<split>/<class>/<file name>\t<sha256 of the file's bytes>`` per
+    image that ``read_source`` would read, in sorted order: the same for a folder, a .zip or a
+    tarball of the same image files, under any top folder or none, with any compression or
+    file dates, and with any other file beside them (a README). Every problem is a
+    ``DataError`` naming the file, as in ``read_source``; an official tarball is refused.
+    """
+    path = Path(path)
+    label = path.name
+
+    def digest(entries: list[Entry], read, order=None) -> str:
+        groups = _image_folder_members(entries, label)
+        _read_image_folder(groups, read, label, decode=False)  # the same checks as fetch's
+        images = [(f"{split}/{name}/{PurePosixPath(member).name}", handle)
+                  for split in SPLITS for name in groups[split]
+                  for member, handle in groups[split][name]]
+        if order is not None:  # read a compressed tarball front to back, never seeking back
+            images.sort(key=lambda item: order(item[1]))
+        lines = []
+        for key, handle in images:
+            try:
+                lines.append(f"{key}\t{hashlib.sha256(read(handle)).hexdigest()}\n")
+            except OSError as err:
+                raise DataError(f"{label}: {key}: cannot be read ({err})") from None
+        return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+    if path.is_dir():
+        return digest(dir_entries(path, label), Path.read_bytes)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                return digest(_zip_entries(zf, label), zf.read)
+        if tarfile.is_tarfile(path):
+            with tarfile.open(path, "r:*") as tar:
+                entries = _tar_entries(tar, label)
+                _check_tar_end(tar)
+                if any(PurePosixPath(n).name == "batches.meta" for n, _ in entries):
+                    raise DataError(f"{label}: an official CIFAR-10 tarball, not image-folder "
+                                    "data")
+                return digest(entries, lambda m: tar.extractfile(m).read(),
+                              order=lambda m: m.offset_data)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as err:
+        raise DataError(f"{label}: corrupt or truncated archive ({err})") from None
+    raise DataError(f"{label}: not a directory, .tar, .tar.gz or .zip archive")
 
 # --------------------------------------------------------------------------- prepare
