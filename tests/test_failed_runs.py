@@ -93,7 +93,7 @@ def test_a_bad_source_keeps_every_output(repo, tmp_path):
 
 
 @pytest.mark.parametrize("change, expected", [
-    ("train.epochs=0", "train.epochs must be a positive integer, got 0"),
+    ("train.epochs=0", "train.epochs must be an integer in [1, 2147483647], got 0"),
     ("+train.epoch=2", "unknown key 'train.epoch' (did you mean 'train.epochs'?)"),
 ], ids=["out-of-range", "typo"])
 @pytest.mark.slow

@@ -131,7 +131,8 @@ def test_changing_one_models_param_reruns_only_that_model(repo, changed):
 
 @pytest.mark.slow
 def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
-    """Editing an unused recipe reruns nothing; switching recipe reruns train and evaluate."""
+    """Editing an unused recipe reruns nothing; switching recipe reruns the train stages
+    (their evaluations follow from the new models); flip TTA reruns the evaluations only."""
     def pending() -> set[str]:
         return set(json.loads(run(["dvc", "status", "--json"], repo).stdout))
 
@@ -139,9 +140,12 @@ def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
         set_params(repo, recipes__modern__epochs=2)
         assert pending() == set()
         set_params(repo, train__recipe="modern")
-        assert pending() == {f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
+        assert pending() == {f"train@{m}" for m in MODELS}
         lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
         assert lock["train@lenet5"]["params"]["params.yaml"]["recipes.seed"] == {}
+        run(["git", "checkout", "--", "params.yaml"], repo)
+        set_params(repo, evaluate__tta_flip=True)
+        assert pending() == {f"evaluate@{m}" for m in MODELS}
     finally:
         run(["git", "checkout", "--", "params.yaml"], repo)
     assert pending() == set()

@@ -272,6 +272,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
 
 @pytest.mark.slow
 def test_collect_skips_a_model_without_a_main_run(project):
+    from cnnbench.review.paths import pipeline_paths
     from cnnbench.review.repeats import collect
 
     repo, _ = project
@@ -281,7 +282,8 @@ def test_collect_skips_a_model_without_a_main_run(project):
     cwd = os.getcwd()
     os.chdir(repo)
     try:
-        written = collect(["seed1"], ["lenet5", "vgg16"], repo / "out2", log=lines.append)
+        written = collect(["seed1"], ["lenet5", "vgg16"], repo / "out2", pipeline_paths(),
+                          log=lines.append)
     finally:
         os.chdir(cwd)
     assert [p.relative_to(repo / "out2").as_posix() for p in written] == ["seed1/lenet5.json"]

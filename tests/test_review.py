@@ -64,7 +64,7 @@ def project(tmp_path_factory) -> Path:
     repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
                         models={"lenet5": net("lenet5")}, evaluate__batch_size=32)
     for message, changes in (("base run", {}), ("lenet5: 2 epochs",
-                                                {"models__lenet5": {"epochs": 2}})):
+                                                {"models__lenet5__epochs": 2})):
         set_params(repo, **changes)
         run(["dvc", "repro"], repo)
         run(["git", "add", "-A"], repo)

@@ -39,7 +39,7 @@ from PIL import Image
 
 from archives import (class_images, make_image_folder, make_official_tarball,
                       python2_pickle)
-from helpers import write_params
+from helpers import network_files, write_params
 from cnnbench.errors import DataError
 from cnnbench.data.prepare import prepare
 from cnnbench.data.readers import read_source
@@ -179,13 +179,14 @@ SOURCE_CASES = [
 
 PARAMS_CASES = [
     ({"data__train_limit": 1000}, "data.train_limit is 1000, larger than the 9 images"),
-    ({"data__test_limit": 0}, "data.test_limit must be a positive integer or null, got 0"),
+    ({"data__test_limit": 0}, "data.test_limit must be an integer in [1, 2147483647] or null, got 0"),
     ({"train__epoch": 3}, "unknown key 'train.epoch' (did you mean 'train.epochs'?)"),
     ({"train__batch_size": "32"}, "train.batch_size must be an integer, got '32'"),
-    ({"train__epochs": -1}, "train.epochs must be a positive integer, got -1"),
+    ({"train__epochs": -1}, "train.epochs must be an integer in [1, 2147483647], got -1"),
     ({"train__learning_rate": -0.1}, "train.learning_rate must be in (0, 10], got -0.1"),
     ({"train__optimizer": "adamw2"}, "train.optimizer must be one of"),
-    ({"models__resnet34": {}}, "unknown model 'models.resnet34' (did you mean 'resnet18'?)"),
+    ({"models__resnet34": {}}, "models.resnet34.architecture: missing; name the network's .py "
+                                "file, e.g. resnet34: {architecture: src/cnnbench/models/resnet34.py}"),
     ({"data__resize": "yes"}, "data.resize must be true or false, got 'yes'"),
 ]
 
@@ -243,7 +244,8 @@ def test_bad_params_are_one_clear_error_and_keep_earlier_outputs(workdir, tmp_pa
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """Prepared data (240 train, 40 test images) and params for a 3-epoch inception10 run."""
-    folder_path = tmp_path_factory.mktemp("tiny")
+    folder_path = network_files(tmp_path_factory.mktemp("tiny"), "inception10", "alexnet8",
+                                "lenet5")
     archive = make_image_folder(folder_path / "src", train_per_class=24, test_per_class=4,
                                 fmt="tar")
     raw = folder_path / "raw"

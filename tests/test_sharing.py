@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, ran_stages, run, run_lenet5_project
+from helpers import ROOT, net, ran_stages, run, run_lenet5_project
 
 # Fake credentials of the moto server; they exist only in these tests' environment.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -139,9 +139,9 @@ def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
     assert set(exps) == set(queued)
     data = {name: e["revs"][0]["data"] for name, e in exps.items()}
     params = {name: d["params"]["params.yaml"]["data"] for name, d in data.items()}
-    assert params["seed1"]["train"]["seed"] == 1 and params["seed1"]["models"]["lenet5"] == {}
+    assert params["seed1"]["train"]["seed"] == 1 and params["seed1"]["models"]["lenet5"] == net("lenet5")
     assert params["seed0"]["train"]["seed"] == 0
-    assert params["seed0"]["models"]["lenet5"] == {"seed": 0}
+    assert params["seed0"]["models"]["lenet5"] == net("lenet5", seed=0)
     for name in queued:
         assert exps[name]["executor"]["state"] == "success"
         for out in ("data/prepared/cifar10.npz", "reports/data.json"):  # the same data
