@@ -135,7 +135,7 @@ def test_a_param_changed_without_rerunning_fails_the_gate_naming_the_stages(clon
 @pytest.mark.slow
 def test_a_code_change_names_the_stage_and_those_downstream(clone):
     with (clone / "stages" / "prepare.py").open("a") as fh:
-        fh.write("# a changed line\n")
+        fh.write("CHANGED = True\n")  # code: a comment alone is for `cnnbench refresh`
     run(["git", "commit", "-qam", "prepare changed, not rerun"], clone)
     result = run_step("gate", clone, check=False)
     assert result.returncode == 1

@@ -29,6 +29,8 @@ COMMANDS = {
     "compare": ("cnnbench.review.compare", "per-model results of the working tree against a base "
                 "revision, as Markdown"),
     "gate": ("cnnbench.review.gate", "fail, naming the stages, when the committed results are stale"),
+    "refresh": ("cnnbench.review.refresh", "record edits that cannot change any output "
+                "(comments, docstrings, formatting) without rerunning"),
     "comment": ("cnnbench.review.comment", "post or update the comparison as a pull-request comment"),
     "experiments": ("cnnbench.review.experiments", "experiments side by side within 120 columns"),
     "extras": ("cnnbench.tools.build", "the pyproject extras to install on this machine "

@@ -15,7 +15,10 @@ network, named in their params; paths outside the project and names that are not
 dotted identifiers are refused.
 
 Listing reads the modules' source (``ast``) and imports nothing, so reading the registry
-does not import Keras, and each pipeline stage imports only its own model's module.
+does not import Keras, and each pipeline stage imports only its own model's module. Of that
+source it reads only the top-level function names and string assignments, never a
+docstring, comment or line number, so an edit of those in a model file changes nothing
+here; ``cnnbench refresh`` relies on that (``cnnbench.review.refresh.REVIEWED``).
 """
 
 from __future__ import annotations

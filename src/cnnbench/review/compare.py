@@ -24,8 +24,8 @@ from tabulate import tabulate
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.review.gate import check, dvc, report
 from cnnbench.models import display_name
+from cnnbench.review.gate import COSMETIC, check, dvc, report
 from cnnbench.review.paths import NEEDED, pipeline_paths
 
 #: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
@@ -170,12 +170,21 @@ def data_line(base: str, summary_path: Path) -> str:
 
 def gate_text() -> str:
     """The stale-results gate's verdict as Markdown."""
-    stale, also = check()
-    if not stale:
+    stale, cosmetic, also = check()
+    if not stale and not cosmetic:
         return "✅ **Results are current:** `dvc.lock` matches the code and params."
-    return ("⚠️ **Stale results:** these stages would rerun, so the numbers below are not "
-            "what this code and these params produce. Run `dvc repro` and commit "
-            "`dvc.lock` and its outputs.\n\n" + report(stale, also))
+    parts = []
+    if stale:
+        parts.append("⚠️ **Stale results:** these stages would rerun, so the numbers below "
+                     "are not what this code and these params produce. Run `dvc repro` and "
+                     "commit `dvc.lock` and its outputs.\n\n" + report(stale, also))
+    if cosmetic:
+        parts.append(f"⚠️ **{COSMETIC[0].upper()}{COSMETIC[1:]}:** "
+                     + ("these stages need no rerun; " if stale else "the numbers below are "
+                        "what this code and these params produce. ")
+                     + "Run `cnnbench refresh` and commit `dvc.lock`.\n\n"
+                     + report(cosmetic, []))
+    return "\n\n".join(parts)
 
 
 def _entries(params: dict) -> list[str]:

@@ -5,9 +5,12 @@
 Reads ``dvc status --json`` and lists each stage whose command, code, params or
 committed outputs differ from what ``dvc.lock`` recorded, with the reason, then the
 stages downstream of them that a ``dvc repro`` would also rerun; exits 1 if there is any.
-A file that is simply absent (``deleted``, ``not in cache``: data, models and other
-cached outputs of a clone that did not ``dvc pull``) is not a change, so the gate runs in
-a fresh clone without the DVC cache. A change to files no stage depends on (docs) passes.
+A stage stale only by edits that cannot change any output (comments, docstrings or
+formatting of the Python files it depends on) is named apart, with the fix: ``cnnbench
+refresh``, which records such edits without rerunning. A file that is simply absent
+(``deleted``, ``not in cache``: data, models and other cached outputs of a clone that did
+not ``dvc pull``) is not a change, so the gate runs in a fresh clone without the DVC cache.
+A change to files no stage depends on (docs) passes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from cnnbench.errors import CnnbenchError
 #: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
 ABSENT = ("deleted", "not in cache")
 SHOWN = 4  # reasons listed per stage; the rest are counted
+#: The gate's verdict on stages that ``cnnbench refresh`` can record.
+COSMETIC = ("stale only by edits that cannot change any output (comments, docstrings, "
+            "formatting)")
 
 
 def _reasons(entries: list) -> list[str]:
@@ -83,21 +89,36 @@ def report(stale: dict[str, list[str]], also: list[str]) -> str:
     return "\n".join(lines)
 
 
-def check() -> tuple[dict[str, list[str]], list[str]]:
-    """The stale stages of the current project and the stages downstream of them."""
-    stale = stale_stages(json.loads(dvc("status", "--json") or "{}"))
-    return stale, downstream(list(stale)) if stale else []
+def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+    """The current project's stale stages that ``dvc repro`` must rerun, with the reasons;
+    those stale only by edits that cannot change any output, with their changed files; and
+    the stages downstream of the first (where a stage of the second, which reruns anyway,
+    is listed instead)."""
+    from cnnbench.review.refresh import harmless  # it builds on this module
+
+    status = json.loads(dvc("status", "--json") or "{}")
+    stale = stale_stages(status)
+    cosmetic = harmless(status) if stale else {}
+    rerun = {stage: reasons for stage, reasons in stale.items() if stage not in cosmetic}
+    also = downstream(list(rerun)) if rerun else []
+    cosmetic = {stage: files for stage, files in cosmetic.items() if stage not in also}
+    return rerun, cosmetic, also
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = runner.parser(__doc__, params=False, prog="cnnbench gate")
     parser.parse_args(argv)
-    stale, also = check()
-    if not stale:
+    stale, cosmetic, also = check()
+    if not stale and not cosmetic:
         print("gate: results are current (dvc.lock matches the code and params)")
         return
-    print("gate: the committed results do not match the code and params; "
-          "run `dvc repro` and commit dvc.lock and its outputs. Stale stages:")
-    print(report(stale, also))
+    if stale:
+        print("gate: the committed results do not match the code and params; "
+              "run `dvc repro` and commit dvc.lock and its outputs. Stale stages:")
+        print(report(stale, also))
+    if cosmetic:
+        print(f"gate: {COSMETIC}: run `cnnbench refresh` and commit dvc.lock"
+              + (" (no rerun needed for these)" if stale else "") + ". Stages:")
+        print(report(cosmetic, []))
     raise SystemExit(1)
 

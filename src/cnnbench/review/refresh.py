@@ -1,0 +1,503 @@
+"""Record edits that cannot change any output (comments, docstrings, formatting) without rerunning.
+
+    cnnbench refresh [--dry]
+
+For each stage that ``dvc status`` lists as stale only because Python files it depends on
+changed, each changed file is compared with the version ``dvc.lock`` recorded, which is
+found in git history by its md5 (the index, HEAD, then every commit that changed the file).
+When each has the same syntax tree once comments, docstrings and formatting are set aside,
+the stage's entry in ``dvc.lock`` gets the files' new md5 and size, and nothing else
+changes: no stage runs and no output is read or written, so the models may be absent (a
+clone without ``dvc pull``). Anything more leaves the stage stale, named with the reason:
+the file and the first line (of the working tree's version) whose code differs, a changed
+param, data or other non-Python file, command, or a dependency or output added to or removed
+from ``dvc.yaml``. ``--dry`` only reports. Exit status 1 when a stale stage is left stale.
+
+Two equal syntax trees can still behave differently when code reads source text, so:
+
+- in a file whose code mentions ``__doc__`` (the stage scripts pass it to argparse), the
+  docstrings count as code; only comments and formatting are set aside;
+- a stage is refused when one of its files reads source text, docstrings or line numbers:
+  ``inspect``, ``linecache``, ``tokenize``, ``ast``, ``traceback``, frames and code objects,
+  ``__file__``, or a Keras ``Lambda`` layer (a saved model keeps its function's bytecode,
+  line numbers included). The model registry, ``cnnbench/models/__init__.py``, is the one
+  file allowed to: it parses the model files with ``ast`` and reads only their top-level
+  function names and string assignments (``DISPLAY_NAME``), never a docstring, comment or
+  line number, so an edit of those cannot change what it finds.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from cnnbench import runner
+from cnnbench.errors import CnnbenchError
+from cnnbench.files import atomic_path
+from cnnbench.review.gate import ABSENT, dvc, stale_stages
+
+LOCK = Path("dvc.lock")
+#: What the one-line reports call the edits that refresh records.
+EDITS = "comments, docstrings, formatting"
+#: Names whose use reads source text, docstrings or line numbers, so that equal syntax
+#: trees may behave differently: modules, functions and attributes (checked in the code,
+#: not in comments or docstrings).
+READS_SOURCE = frozenset({
+    "inspect", "linecache", "tokenize", "ast", "dis", "pydoc", "traceback", "marshal",
+    "getsource", "getsourcelines", "getsourcefile", "getfile", "getdoc", "getcomments",
+    "findsource", "getframeinfo", "get_docstring", "get_source", "get_data",
+    "_getframe", "f_lineno", "f_code", "f_back", "tb_lineno", "__code__", "co_firstlineno",
+    "co_lines", "co_positions", "co_lnotab", "co_linetable", "__file__", "__loader__",
+    "Lambda"})
+#: Files of the project allowed to read source text, each with the reason it is safe.
+REVIEWED: dict[str, str] = {
+    "src/cnnbench/models/__init__.py":
+        "the model registry parses model files with ast and reads only their top-level "
+        "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
+        "line number",
+}
+_BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+# --- the syntax trees ---------------------------------------------------------------------
+
+
+def parse(source: str | bytes, filename: str = "<source>") -> ast.Module:
+    """``source``'s syntax tree; a syntax error is a one-line error naming the line.
+
+    Bytes are decoded as Python does (a coding comment included), so a changed encoding
+    that changes a string shows as a changed string."""
+    try:
+        return ast.parse(source, filename=filename)
+    except SyntaxError as err:
+        raise CnnbenchError(f"{filename}:{err.lineno}: not valid Python ({err.msg})") from None
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str))
+
+
+def without_docstrings(tree: ast.Module) -> ast.Module:
+    """``tree`` with the docstring of the module and of every class and function removed
+    (in place); a body left empty gets a ``pass``, the same on both sides of a comparison."""
+    for node in ast.walk(tree):
+        if isinstance(node, _BODIES) and node.body and _is_docstring(node.body[0]):
+            first = node.body.pop(0)
+            if not node.body:
+                node.body.append(ast.copy_location(ast.Pass(), first))
+    return tree
+
+
+def reads_docstrings(tree: ast.Module) -> bool:
+    """Whether the code (not a comment or docstring) mentions ``__doc__``."""
+    return any("__doc__" in _names(node) for node in ast.walk(tree))
+
+
+def reads_other_docstrings(tree: ast.Module) -> bool:
+    """Whether the code reads the ``__doc__`` of an object (``build.__doc__``,
+    ``getattr(module, "__doc__")``), which may be defined in another file."""
+    return any(isinstance(node, (ast.Attribute, ast.Constant)) and "__doc__" in _names(node)
+               for node in ast.walk(tree))
+
+
+def _names(node: ast.AST) -> set[str]:
+    """The identifiers a node uses: a name, an attribute, an import, or a string constant
+    (``getattr(obj, "__doc__")``); each dotted part of an import counts."""
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Attribute):
+        return {node.attr}
+    if isinstance(node, ast.alias):
+        return set(node.name.split("."))
+    if isinstance(node, ast.ImportFrom):
+        return set((node.module or "").split("."))
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value}
+    return set()
+
+
+def source_reader(tree: ast.Module) -> tuple[int, str] | None:
+    """``(line, name)`` of the first use of a name of ``READS_SOURCE`` in the code; None."""
+    found = [(getattr(node, "lineno", 1), min(_names(node) & READS_SOURCE))
+             for node in ast.walk(tree) if _names(node) & READS_SOURCE]
+    return min(found) if found else None
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal leaf values of two syntax trees: ``1``, ``1.0`` and ``True`` are not."""
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _first_node(old: object, new: object, line: int) -> int | None:
+    """The line (in ``new``) of the first node pair that differs, walking both in order."""
+    if isinstance(old, list) and isinstance(new, list):
+        for a, b in zip(old, new):
+            if (found := _first_node(a, b, line)) is not None:
+                return found
+        if len(new) > len(old):  # an added node
+            return getattr(new[len(old)], "lineno", line)
+        if len(old) > len(new):  # a removed one: the line after what is left
+            return getattr(new[-1], "end_lineno", line) if new else line
+        return None
+    if isinstance(old, ast.AST) and isinstance(new, ast.AST):
+        line = getattr(new, "lineno", line)
+        if type(old) is not type(new):
+            return line
+        for name in new._fields:
+            if (found := _first_node(getattr(old, name, None), getattr(new, name, None),
+                                     line)) is not None:
+                return found
+        return None
+    return None if _same(old, new) else line
+
+
+def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
+                     filename: str = "<source>") -> int | None:
+    """The first line of ``new`` whose code differs from ``old``, or None when both have
+    the same syntax tree without comments and formatting, and without docstrings unless
+    ``docstrings`` (then a changed docstring is a difference)."""
+    trees = [parse(text, filename) for text in (old, new)]
+    if not docstrings:
+        trees = [without_docstrings(tree) for tree in trees]
+    old_tree, new_tree = trees
+    if ast.dump(old_tree, include_attributes=False) == ast.dump(new_tree,
+                                                                include_attributes=False):
+        return None
+    return _first_node(old_tree, new_tree, 1) or 1
+
+
+# --- the recorded versions, from git ------------------------------------------------------
+
+
+def _git(*args: str, stdin: bytes | None = None) -> bytes:
+    try:
+        result = subprocess.run(["git", *args], input=stdin, capture_output=True)
+    except FileNotFoundError:
+        raise CnnbenchError("git is not installed: cnnbench refresh finds the versions "
+                            "dvc.lock recorded in git history") from None
+    if result.returncode != 0:
+        lines = result.stderr.decode(errors="replace").strip().splitlines()
+        raise CnnbenchError(f"git {args[0]} failed: {lines[-1] if lines else 'no output'}")
+    return result.stdout
+
+
+def md5(data: bytes) -> str:
+    """The md5 DVC 3 records for a file (``hash: md5``): of its bytes, as they are."""
+    return hashlib.md5(data).hexdigest()
+
+
+def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
+    """The bytes of ``path`` (relative to the current directory) whose md5 is ``digest``.
+
+    Looked for in the index, HEAD, then every commit of any branch that changed the file,
+    newest first (only blobs of the recorded ``size`` are read). A version that no commit
+    holds, as in a shallow clone, is a one-line error naming the file."""
+    if _git("rev-parse", "--is-inside-work-tree").strip() != b"true":
+        raise CnnbenchError("not inside a git work tree")
+    prefix = _git("rev-parse", "--show-prefix").decode().strip()
+    full = str(PurePosixPath(prefix) / path) if prefix else path
+    commits = _git("log", "--all", "--full-history", "--format=%H", "--", path).split()
+    names = [f":{full}", f"HEAD:{full}", *(f"{c.decode()}:{full}" for c in commits)]
+    checked = _git("cat-file", "--batch-check", stdin="\n".join(names).encode() + b"\n")
+    blobs: list[str] = []
+    for line in checked.decode(errors="replace").splitlines():
+        oid, kind, length = (line.split() + ["", ""])[:3]
+        if kind == "blob" and (size is None or length == str(size)) and oid not in blobs:
+            blobs.append(oid)
+    for oid in blobs:
+        data = _git("cat-file", "blob", oid)
+        if md5(data) == digest:
+            return data
+    where = ("this clone is shallow: run `git fetch --unshallow`, then try again"
+             if _git("rev-parse", "--is-shallow-repository").strip() == b"true" else
+             "fetch the branch that recorded it, or run `dvc repro` for its stages")
+    raise CnnbenchError(f"{path}: the version dvc.lock recorded (md5 {digest}) is in no "
+                        f"commit of this clone's git history; {where}")
+
+
+# --- which stages can be recorded ---------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """What refresh makes of one stale stage: record it (``why`` empty) or leave it stale."""
+
+    stage: str
+    files: list[str] = field(default_factory=list)  # the changed Python files
+    why: str = ""  # the reason it stays stale
+    updates: dict[str, tuple[str, int]] = field(default_factory=dict)  # path: (md5, size)
+
+    @property
+    def harmless(self) -> bool:
+        return not self.why
+
+
+def lock_entries() -> dict:
+    """The ``stages`` of ``dvc.lock``."""
+    try:
+        text = LOCK.read_text()
+    except FileNotFoundError:
+        raise CnnbenchError(f"{LOCK}: not found; run from the project root, after "
+                            "`dvc repro`") from None
+    return (yaml.safe_load(text) or {}).get("stages") or {}
+
+
+def pipeline() -> dict[str, dict]:
+    """Each stage of ``dvc.yaml`` as ``dvc.lock`` records its shape: command, dependency
+    paths, params per file and output paths."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    stages = {}
+    with Repo() as repo:
+        for stage in repo.index.stages:
+            params = {d.def_path: sorted(d.params) for d in stage.deps
+                      if isinstance(d, ParamsDependency)}
+            stages[stage.addressing] = {
+                "cmd": stage.cmd, "params": params,
+                "deps": sorted(d.def_path for d in stage.deps
+                               if not isinstance(d, ParamsDependency)),
+                "outs": sorted(o.def_path for o in stage.outs)}
+    return stages
+
+
+def _shape(shape: dict | None, entry: dict) -> str:
+    """Why the stage's ``dvc.yaml`` shape differs from its ``dvc.lock`` entry; '' if not."""
+    if shape is None:
+        return "not a stage of ./dvc.yaml"
+    if shape["cmd"] != entry.get("cmd"):
+        return "changed command"
+    for kind in ("deps", "outs"):
+        recorded = {item.get("path") for item in entry.get(kind) or []}
+        if added := sorted(set(shape[kind]) - recorded):
+            return f"{kind[:-1]} {added[0]} added to dvc.yaml"
+        if removed := sorted(recorded - set(shape[kind])):
+            return f"{kind[:-1]} {removed[0]} removed from dvc.yaml"
+    recorded_params = entry.get("params") or {}
+    for path, keys in shape["params"].items():
+        if keys and set(keys) != set(recorded_params.get(path) or {}):
+            return f"params of {path} added to or removed from dvc.yaml"
+    if set(recorded_params) - set(shape["params"]):
+        return "params removed from dvc.yaml"
+    return ""
+
+
+def _changes(entries: list) -> Iterator[tuple[str | None, str]]:
+    """``(changed Python file, '')`` or ``(None, reason)`` for a stage's ``dvc status``
+    entries; absent outputs and absent non-Python dependencies are no change."""
+    for entry in entries:
+        if isinstance(entry, str):  # "changed command", "always changed"
+            yield None, entry
+            continue
+        for kind, changes in entry.items():
+            for path, status in changes.items():
+                if isinstance(status, dict):  # params
+                    for key, how in status.items():
+                        yield None, f"param {key} {how}"
+                elif kind == "changed deps" and path.endswith(".py") and status == "modified":
+                    yield path, ""
+                elif kind == "changed deps" and path.endswith(".py"):
+                    yield None, f"dep {path} {status}"
+                elif status not in ABSENT:
+                    what = "dep" if kind == "changed deps" else "out"
+                    note = ", not Python source" if what == "dep" else ""
+                    yield None, f"{what} {path} {status}{note}"
+
+
+def _line(text: bytes, number: int) -> str:
+    """Line ``number`` of a file's bytes, stripped (Python's line ends only)."""
+    lines = text.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = lines.split("\n")
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+
+
+def examine(stage: str, entries: list, entry: dict | None, shape: dict | None,
+            lookup: Callable[[str, str, int | None], bytes] = recorded_version,
+            read: Callable[[str], bytes] = lambda path: Path(path).read_bytes()) -> Verdict:
+    """Whether ``stage`` (its ``dvc status`` ``entries``, ``dvc.lock`` ``entry`` and
+    ``dvc.yaml`` ``shape``) is stale only by edits that cannot change any output."""
+    verdict = Verdict(stage)
+    changes = list(_changes(entries))
+    verdict.files = sorted({path for path, _ in changes if path})
+    if entry is None:
+        verdict.why = "not in dvc.lock: it never ran"
+        return verdict
+    verdict.why = next((why for path, why in changes if why), "") or _shape(shape, entry)
+    if verdict.why or not verdict.files:
+        verdict.why = verdict.why or "no changed Python file"
+        return verdict
+    deps = {dep.get("path"): dep for dep in entry.get("deps") or []}
+    sources = {}
+    for path in sorted(p for p in deps if p.endswith(".py")):
+        try:
+            sources[path] = parse(read(path), path)
+        except FileNotFoundError:
+            continue  # a deleted file is in the status, hence refused above
+        except CnnbenchError as err:
+            verdict.why = str(err)
+            return verdict
+    every_docstring = any(reads_other_docstrings(tree) for tree in sources.values())
+    for path, tree in sources.items():
+        use = source_reader(tree)
+        if use and path not in REVIEWED:
+            verdict.why = (f"{path}:{use[0]} uses {use[1]}, which can read source text, "
+                           "docstrings or line numbers")
+            return verdict
+    for path in verdict.files:
+        recorded = deps.get(path) or {}
+        if recorded.get("hash") != "md5" or not recorded.get("md5"):
+            verdict.why = f"{path}: dvc.lock has no DVC 3 md5 of it"
+            return verdict
+        new = read(path)
+        old = lookup(path, recorded["md5"], recorded.get("size"))
+        try:
+            docstrings = (reads_docstrings(parse(old, path)) or reads_docstrings(sources[path])
+                          or every_docstring)
+            line = first_difference(old, new, docstrings, path)
+        except CnnbenchError as err:  # the recorded version is not valid Python
+            verdict.why = f"{err} (the version dvc.lock recorded)"
+            return verdict
+        if line is not None:
+            reads = (" (__doc__ is read, so docstrings count as code)"
+                     if docstrings and first_difference(old, new, False, path) is None else "")
+            verdict.why = f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"
+            return verdict
+        verdict.updates[path] = (md5(new), len(new))
+    return verdict
+
+
+def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
+    """A verdict for each stale stage of a ``dvc status --json``, in its order. A recorded
+    version that git history does not hold is an error, or without ``strict`` a reason to
+    leave that stage stale."""
+    stale = stale_stages(status)
+    if not stale:
+        return []
+    entries, shapes = lock_entries(), pipeline()
+    found: dict[tuple, bytes] = {}  # one look-up a file version, however many stages share it
+
+    def lookup(path: str, digest: str, size: int | None) -> bytes:
+        if (path, digest) not in found:
+            found[path, digest] = recorded_version(path, digest, size)
+        return found[path, digest]
+
+    results = []
+    for stage in stale:
+        try:
+            results.append(examine(stage, status[stage], entries.get(stage), shapes.get(stage),
+                                   lookup))
+        except CnnbenchError as err:
+            if strict:
+                raise
+            results.append(Verdict(stage, why=str(err)))
+    return results
+
+
+def harmless(status: dict) -> dict[str, list[str]]:
+    """``{stage: [changed file, ...]}`` for the stale stages of a ``dvc status --json``
+    that refresh would record (the gate's question); a recorded version that git history
+    does not hold counts as a real change."""
+    return {v.stage: v.files for v in verdicts(status, strict=False) if v.harmless}
+
+
+# --- writing dvc.lock ---------------------------------------------------------------------
+
+
+def _get(node: yaml.Node, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _scalar(value: str) -> str:
+    """``value`` as a YAML scalar that reads back as the same string."""
+    return value if yaml.safe_load(value) == value else f"'{value}'"
+
+
+def updated_lock(text: str, updates: dict[str, dict[str, tuple[str, int]]]) -> str:
+    """``dvc.lock``'s ``text`` with, for each stage, the ``md5`` and ``size`` of the named
+    dependencies replaced; every other character is kept as it was."""
+    root = yaml.compose(text)
+    splices = []
+    for stage, files in updates.items():
+        deps = _get(_get(_get(root, "stages"), stage), "deps")
+        found = set()
+        for dep in deps.value if isinstance(deps, yaml.SequenceNode) else []:
+            path = _get(dep, "path")
+            if path is None or path.value not in files:
+                continue
+            digest, size = files[path.value]
+            for key, value in (("md5", _scalar(digest)), ("size", str(size))):
+                node = _get(dep, key)
+                if node is None:
+                    raise CnnbenchError(f"{LOCK}: {stage}'s dep {path.value} has no {key}")
+                splices.append((node.start_mark.index, node.end_mark.index, value))
+            found.add(path.value)
+        if missing := set(files) - found:
+            raise CnnbenchError(f"{LOCK}: {stage} has no dep {sorted(missing)[0]}")
+    for start, end, value in sorted(splices, reverse=True):
+        text = text[:start] + value + text[end:]
+    return text
+
+
+def record(updates: dict[str, dict[str, tuple[str, int]]]) -> None:
+    """Write the new md5 and size of each stage's changed files into ``dvc.lock``
+    atomically, then check that ``dvc status`` no longer lists those stages; otherwise put
+    the old ``dvc.lock`` back and fail."""
+    before = LOCK.read_text()
+    after = updated_lock(before, updates)
+    expected = yaml.safe_load(before)
+    for stage, files in updates.items():
+        for dep in expected["stages"][stage]["deps"]:
+            if dep["path"] in files:
+                dep["md5"], dep["size"] = files[dep["path"]]
+    if yaml.safe_load(after) != expected:
+        raise CnnbenchError(f"{LOCK}: the rewritten file does not read back as intended; "
+                            "left as it was")
+    _write(after)
+    still = [s for s in stale_stages(json.loads(dvc("status", "--json") or "{}"))
+             if s in updates]
+    if still:
+        _write(before)
+        raise CnnbenchError(f"dvc status still lists {', '.join(still)} after recording; "
+                            f"{LOCK} left as it was")
+
+
+def _write(text: str) -> None:
+    with atomic_path(LOCK) as tmp:
+        tmp.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = runner.parser(__doc__, params=False, prog="cnnbench refresh")
+    parser.add_argument("--dry", action="store_true",
+                        help="only say which stages would be recorded; write nothing")
+    args = parser.parse_args(argv)
+    results = verdicts(json.loads(dvc("status", "--json") or "{}"))
+    if not results:
+        print("refresh: nothing to record: results are current (dvc.lock matches the code "
+              "and params)")
+        return
+    good = [v for v in results if v.harmless]
+    if good and not args.dry:
+        record({v.stage: v.updates for v in good})
+    for verdict in good:
+        print(f"refresh: {'would record' if args.dry else 'recorded'} {verdict.stage} "
+              f"({EDITS} only): {', '.join(verdict.files)}")
+    left = [v for v in results if not v.harmless]
+    for verdict in left:
+        print(f"refresh: left {verdict.stage} stale: {verdict.why}")
+    if left:
+        print(f"refresh: {len(left)} stale stage{'s' * (len(left) > 1)} not recorded "
+              f"({', '.join(v.stage for v in left)}): run `dvc repro`")
+        raise SystemExit(1)
