@@ -115,7 +115,6 @@ def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_p
     moved = {m: {0: BASE[m][0] + MOVE[m]} for m in MODELS}
     _pull_request(repo, moved, own_repeats=False)  # the old repeats stay, of 5 epochs
     text = _compare(repo)
-    print(text)
     lines = text.splitlines()
     assert lines[0].startswith("## cnnbench: this pull request against `HEAD~1`")
     assert lines[2] == "1 change beyond run-to-run noise: VGG16 test accuracy +0.250."
@@ -173,3 +172,49 @@ def test_without_repeats_the_noise_is_unknown_and_nothing_is_guessed(tmp_path):
     assert _cell(text, "VGG16", "test accuracy") == "+0.2500"
     assert "~" not in text.split("### Results")[1].split("### Params")[0].split("\n\n")[1]
     assert "<details>" not in text and "seeds per side" not in text
+
+
+def _exp(name: str, rev: str, accuracy: dict[str, float]) -> dict:
+    """One row of `dvc exp show --json` with these models' test accuracies."""
+    return {"rev": rev, "name": name, "data": {
+        "params": {"params.yaml": {"data": {"train": {"epochs": 5}}}},
+        "metrics": {f"metrics/{m}.json": {"data": {"test": {"accuracy": a}}}
+                    for m, a in accuracy.items()}}}
+
+
+def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypatch):
+    """The workspace has seed repeats of ResNet18 only: an experiment 0.002 above it is
+    within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
+    from cnnbench.review.experiments import first_revision, table
+    from cnnbench.review.paths import pipeline_paths
+    from cnnbench.review.runs import Tree, side_runs
+
+    monkeypatch.chdir(tmp_path)
+    vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
+    _write(tmp_path, "reports/data.json", {"data": DATA})
+    _side(tmp_path, BASE, LOG, repeats=True)
+    _write(tmp_path, "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
+    _write(tmp_path, "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
+    main = {"lenet5": 0.4778, "resnet18": BASE["resnet18"][0]}
+    shown = [{**_exp(None, "workspace", main), "name": None},
+             {**_exp("main", "a" * 40, main), "experiments": [
+                 {"revs": [_exp("near", "b" * 40, {"lenet5": 0.4778 + 0.002,
+                                                   "resnet18": main["resnet18"] + 0.002})]},
+                 {"revs": [_exp("far", "c" * 40, {"lenet5": 0.4778 + 0.25,
+                                                  "resnet18": main["resnet18"] + 0.25})]}]}]
+    assert first_revision(shown) == "workspace"
+    models = ["lenet5", "resnet18"]
+    text = table(shown, models, "test.accuracy", "metrics",
+                 noise=side_runs(Tree(), models, pipeline_paths()))
+    lines = text.splitlines()
+    rows = {line.split()[1] if line.startswith("└") else line.split()[0]: line
+            for line in lines[4:] if line.strip() and not line.startswith(("~", "noise"))}
+    assert rows["workspace"].split()[1:3] == ["0.4778", "0.7756"]
+    assert rows["near"].split()[2:5] == ["+0.0020", "~", "+0.0020"]
+    assert rows["far"].split()[2:4] == ["+0.2500", "+0.2500"]
+    band = compare_runs(BASE["resnet18"], main["resnet18"] + 0.25).band
+    notes = " ".join(lines[lines.index("") + 1:][-4:])
+    assert f"ResNet18 ±{band:.4f} (3 runs)" in notes
+    assert "noise unknown: LeNet5 (no seed repeats of workspace's protocol" in notes
+    assert max(map(len, lines)) <= 120
