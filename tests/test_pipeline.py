@@ -195,7 +195,7 @@ def test_plot_stage_writes_every_figure(repo):
     assert {p.name for p in folder.iterdir()} == FIGURES
     for png in folder.glob("*.png"):
         with Image.open(png) as image:
-            assert 600 <= image.width <= 1000 and image.height >= 300, png.name
+            assert 480 <= image.width <= 1000 and image.height >= 300, png.name
 
 
 @pytest.mark.slow
