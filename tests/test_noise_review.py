@@ -10,6 +10,7 @@ models and moves ResNet18's test accuracy by +0.002 and VGG16's by +0.25.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def _project(repo: Path, base_repeats: bool = True) -> Path:
     params = {**DEFAULT_PARAMS, "models": {m: DEFAULT_PARAMS["models"][m] for m in MODELS}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _write(repo, "reports/data.json", {"data": DATA})
+    shutil.copytree(ROOT / "reference", repo / "reference")
     _side(repo, BASE, LOG, base_repeats)
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)
