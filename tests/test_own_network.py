@@ -89,7 +89,7 @@ def test_new_network_is_in_the_summary_figures_and_plots_diff(own):
     assert "–" in row  # the seed report has no number for it
     assert "- seed: LeNet5\n" in summary and "MyNet" in summary.split("- ours: ")[1]
     figures = {p.name for p in (repo / "plots/figures").iterdir()}
-    assert {"mynet_curves.png", "accuracy_vs_macs.png", "accuracy_vs_macs.svg"} <= figures
+    assert {"mynet_curves.png", "accuracy_vs_macs.png"} <= figures
     diff = json.loads(_dvc(repo, "plots", "diff", "HEAD~1", "--json").stdout)["data"]
     assert {"plots/eval/mynet/plots/sklearn/confusion.json",
             "plots/eval/mynet/plots/custom/per_class_accuracy.json",

@@ -240,8 +240,10 @@ def test_five_models_of_experiments_fit_in_120_columns():
     assert lines[2].split() == ["experiment", "LeNet5", "AlexNet8", "VGG16", "Inception10",
                                 "ResNet18", "changed", "params"]
     row = next(line for line in lines if "long-name-2" in line)
-    assert row.split() == ["└", "an-experiment-with-a-long-name-2", "0.3000", "0.4000",
-                           "0.5000", "0.6000", "0.7000", "train.learning_rate=0.002"]
+    # the change against the first row, plain: no seed repeats, noise unknown
+    assert row.split() == ["└", "an-experiment-with-a-long-name-2", "-0.1000", "-0.1000",
+                           "-0.1000", "-0.1000", "-0.1000", "train.learning_rate=0.002"]
+    assert "noise unknown: LeNet5, AlexNet8, VGG16, Inception10, ResNet18" in text
 
 
 @pytest.mark.slow

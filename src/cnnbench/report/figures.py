@@ -1,6 +1,8 @@
 """SciencePlots figures of a run: per-model curves and comparisons across models.
 
-``plot_all`` writes PNGs (and SVGs of the comparison charts) into one folder:
+``plot_all`` writes PNGs into one folder, one file per figure (``dvc plots diff`` shows
+every image of the folder, so a second format would show each figure twice), at a
+resolution that puts two revisions side by side on a page (under 1,000 pixels wide):
 
 - ``<model>_curves.png``: accuracy and loss per epoch, training against validation, as in
   the seed report's figures 12-16;
@@ -47,7 +49,7 @@ from cnnbench.report.results import (  # noqa: E402
 )
 
 STYLE = ["science", "no-latex", "grid"]
-DPI = 200
+DPI = 120  # the widest figure, with its caption, stays under 1,000 pixels
 COMPARISON_SIZE = (4.2, 3.0)
 
 
@@ -71,13 +73,10 @@ def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPAR
     return fig, axes
 
 
-def _save(fig: plt.Figure, folder: Path, stem: str, svg: bool = False) -> None:
-    # No creation date or random ids: the same results give the same bytes, so a rerun
-    # leaves no diff in git and `dvc plots diff` shows only real changes.
+def _save(fig: plt.Figure, folder: Path, stem: str) -> None:
+    # No creation date: the same results give the same bytes, so a rerun leaves no diff in
+    # git and `dvc plots diff` shows only real changes.
     fig.savefig(folder / f"{stem}.png", dpi=DPI, bbox_inches="tight")
-    if svg:
-        with matplotlib.rc_context({"svg.hashsalt": stem}):
-            fig.savefig(folder / f"{stem}.svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
 
 
@@ -129,7 +128,9 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
     groups = ([(None, metrics)] if machines is None or machines.nunique() < 2 else
               [(m, metrics.loc[machines[machines == m].index]) for m in machines.unique()])
     width, height = COMPARISON_SIZE
-    fig, axes = _figure(subtitle, ncols=len(groups), figsize=(width * len(groups), height))
+    # panels of several machines share the width of about two single charts
+    fig, axes = _figure(subtitle, ncols=len(groups),
+                        figsize=(width * min(len(groups), 1 + 0.4 * (len(groups) - 1)), height))
     for ax, (machine, rows) in zip(np.atleast_1d(axes), groups, strict=True):
         ax.scatter(rows[column], rows["test.accuracy"], zorder=3,
                    c=[colours[m] for m in rows.index])
@@ -188,22 +189,22 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
             rows = history[history["model"] == model]
             _save(plot_curves(rows, metrics.loc[model, "name"], subtitle), tmp,
                   f"{model}_curves")
-        _save(plot_test_accuracy(metrics, reference, subtitle), tmp, "test_accuracy", svg=True)
+        _save(plot_test_accuracy(metrics, reference, subtitle), tmp, "test_accuracy")
         _save(plot_accuracy_against(metrics, "params.total", "Parameters (log scale)",
                                     "Test accuracy against model size", subtitle, colours),
-              tmp, "accuracy_vs_params", svg=True)
+              tmp, "accuracy_vs_params")
         _save(plot_accuracy_against(metrics, "time.train_s",
                                     "Training wall time, s (log scale)",
                                     "Test accuracy against training time", subtitle,
                                     colours, plain_ticks=True, machines=machines),
-              tmp, "accuracy_vs_time", svg=True)
+              tmp, "accuracy_vs_time")
         counted = metrics.dropna(subset=["flops.macs"]) if "flops.macs" in metrics else ()
         if len(counted):  # metrics written before MACs were counted have none
             _save(plot_accuracy_against(counted, "flops.macs",
                                         "Forward multiply-accumulates per image (log scale)",
                                         "Test accuracy against compute", subtitle, colours),
-                  tmp, "accuracy_vs_macs", svg=True)
+                  tmp, "accuracy_vs_macs")
         _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
-              "val_accuracy", svg=True)
+              "val_accuracy")
         written = sorted(p.name for p in tmp.iterdir())
     return written

@@ -198,6 +198,11 @@ def _significant(x: float) -> str:
     return f"{r:.{max(0, 2 - math.floor(math.log10(r)))}f}"
 
 
+def signed_significant(x: float) -> str:
+    """``x`` with its sign and 3 significant digits: +0.250, -0.0373, +12.5 (ASCII signs)."""
+    return f"{'-' if x < 0 else '+'}{_significant(abs(float(x)))}"
+
+
 def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = None,
                  new_value: float | None = None) -> Verdict:
     """Whether ``new`` differs from ``base`` beyond run-to-run (seed) noise.

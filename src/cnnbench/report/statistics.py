@@ -49,9 +49,10 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
     Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
     ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
     ``..._high`` (``one_run_range``: where one more run would land, 95 %),
-    ``test.loss.mean``, and ``machines``: which seeds ran where, when a model's runs span
-    more than one machine (``main_machines`` labels the main runs), else '') and one line
-    per repeat left out, saying why.
+    ``test.loss.mean``, ``test.accuracy.runs``: seed -> test accuracy of every run counted,
+    and ``machines``: which seeds ran where, when a model's runs span more than one machine
+    (``main_machines`` labels the main runs), else '') and one line per repeat left out,
+    saying why.
     """
     rows, left_out = {}, []
     for model in metrics.index:
@@ -78,5 +79,6 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
                        "test.accuracy.std": values.std(ddof=1) if len(values) > 1 else math.nan,
                        "test.accuracy.one_run_low": low, "test.accuracy.one_run_high": high,
                        "test.loss.mean": pd.Series(loss, dtype="float64").mean(),
+                       "test.accuracy.runs": dict(sorted(accuracy.items())),
                        "machines": _machines_text(machines)}
     return pd.DataFrame.from_dict(rows, orient="index"), left_out

@@ -3,7 +3,8 @@
 ``summarise`` writes a Markdown summary (Table 1: last-epoch training accuracy and loss;
 Table 2: test accuracy and loss; test accuracy over seeds, the main run and its seed
 repeats (``cnnbench.review.repeats``), as mean ± std with the range where one more run would land
-and whether the seed's single run falls inside it; Table 3: seconds per epoch; parameter
+and the seed's single run against it (``~`` inside, the band outside, as
+``cnnbench.report.noise.format_change`` marks a change); Table 3: seconds per epoch; parameter
 counts, forward multiply-accumulates per image (``cnnbench.models.macs``) and throughput; the
 ranking line the seed ends on). Models the seed report lacks show "–" in its columns and
 are left out of its ranking line, a CSV with one row per model
@@ -22,6 +23,7 @@ import pandas as pd
 
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
+from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.results import (describe_run, load_history, load_metrics, load_reference,
                               load_repeats, load_train_params, machine_label, main_protocols,
                               split_by_results)
@@ -92,6 +94,15 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
     return table, epochs, left_out
 
 
+def _against_noise(difference, runs, seed) -> str:
+    """Our mean minus the seed's single run, marked against where one more run of ours
+    would land: ``~ +0.0123`` inside, ``-0.1000 (noise ±0.0500)`` outside, plain with one
+    run of ours (noise unknown)."""
+    if pd.isna(difference) or pd.isna(seed) or not isinstance(runs, dict) or not runs:
+        return _signed(difference)
+    return format_change(difference, compare_runs(float(seed), runs))
+
+
 def _num(value, digits: int = 4) -> str:
     return "–" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
@@ -124,12 +135,10 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
             for low, high in zip(table["test.accuracy.one_run_low"],
                                  table["test.accuracy.one_run_high"], strict=True)],
         "seed acc (one run)": table["seed.test.accuracy"].map(_num),
-        "Δ mean": table["diff.test.accuracy.mean"].map(_signed),
-        "seed's run in range": [
-            "–" if pd.isna(low) or pd.isna(seed) else ("yes" if low <= seed <= high else "no")
-            for low, high, seed in zip(table["test.accuracy.one_run_low"],
-                                       table["test.accuracy.one_run_high"],
-                                       table["seed.test.accuracy"], strict=True)],
+        "Δ mean": [_against_noise(diff, runs, seed) for diff, runs, seed in zip(
+            table["diff.test.accuracy.mean"],
+            table.get("test.accuracy.runs", pd.Series(None, index=table.index)),
+            table["seed.test.accuracy"], strict=True)],
     })
     times = _epoch_tables(table, epochs, reference)
     sizes = pd.DataFrame({
@@ -165,9 +174,11 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         " docs/guide/experiments.md); std is the sample standard deviation (n − 1). \"One more"
         " run, 95 %\" is where a further run of ours would land 95 % of the time (Student's t"
         " prediction interval from the n runs, normal spread assumed): the seed's number is"
-        " one run, so a seed value inside it is within our run-to-run noise. With few runs"
-        " the range is wide; it can show that a gap is the size of the noise, not that no"
-        " systematic gap exists.",
+        " one run, so a seed value inside it is within our run-to-run noise, and Δ mean"
+        " (ours − seed) reads `~ +0.0123`; outside it, `-0.1000 (noise ±0.0500)`, the band"
+        " being the range's half-width; with one run of ours, plain (noise unknown). With few"
+        " runs the range is wide; it can show that a gap is the size of the noise, not that"
+        " no systematic gap exists.",
         "", seeds.to_markdown(index=False, disable_numparse=True), "",
         *(["Where a model's runs used more than one machine (the same seed draws other "
            "weights on another backend):", ""] if table["machines"].astype(bool).any() else []),
@@ -234,7 +245,7 @@ def summarise(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str |
     with atomic_path(out_md) as tmp:
         tmp.write_text(markdown)
     with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp)
+        table.drop(columns=["test.accuracy.runs"]).to_csv(tmp)
     with atomic_path(out_epochs) as tmp:
         epochs.to_csv(tmp, index=False)
     return table

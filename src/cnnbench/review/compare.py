@@ -2,13 +2,19 @@
 
     cnnbench compare --base main [--out comparison.md]
 
-Prints (and with ``--out`` writes) whether the committed results are current (the stale-
-results gate, ``cnnbench.review.gate``), then per model, in the order of params.yaml's
-``models``: test accuracy, test loss, last-epoch training accuracy, seconds per epoch and
-inference throughput, base -> working tree with the change, and the seed report's number
-beside; then the params that changed (``dvc params diff``) and the data in one line
-(source, image counts, sha256). The base's results are read from git, so nothing needs
-to run or be pulled. The pull-request workflow posts this text as its comment.
+Prints (and with ``--out`` writes) which changes are beyond run-to-run noise, whether the
+committed results are current (the stale-results gate, ``cnnbench.review.gate``), then per
+model, in the order of params.yaml's ``models``: test accuracy, test loss, last-epoch
+training accuracy, seconds per epoch and inference throughput, base -> working tree with
+the change, and the seed report's number beside; then the params that changed
+(``dvc params diff``) and the data in one line (source, image counts, sha256). The base's
+results are read from git, so nothing needs to run or be pulled. The pull-request workflow
+posts this text as its comment.
+
+Each change is marked against run-to-run noise (``cnnbench.report.noise``), from the seed
+repeats of each side's protocol (``cnnbench.review.runs``): ``~ +0.0020`` within noise,
+``+0.2500 (noise ±0.0144)`` beyond it, a plain ``+0.0020`` when neither side has repeats.
+For each change within noise it says how many seeds per side would resolve one of that size.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
+from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
 from cnnbench.review.gate import COSMETIC, check, dvc, report
 from cnnbench.review.paths import NEEDED, pipeline_paths
+from cnnbench.review.runs import ModelRuns, Revision, Tree, side_runs, verdict
 
 #: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
 ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
@@ -36,6 +44,7 @@ ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
         ("inference images/s", "throughput.infer_img_s", None, 0))
 MISSING = "–"
 TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
+POWER = 0.8  # of ``seeds_to_resolve``, as the comment states it
 
 
 def _on_cpu(machine: dict | None) -> bool:
@@ -112,12 +121,37 @@ def _fmt(value, decimals: int, sign: str = "") -> str:
     return MISSING if value is None else f"{value:{sign},.{decimals}f}"
 
 
+def noise_verdicts(models: list[str], base: dict[str, ModelRuns], head: dict[str, ModelRuns]
+                   ) -> dict[tuple[str, str], Verdict]:
+    """``{(model, metrics key): Verdict}`` of every row that has a change to judge (not
+    seconds per epoch of two machines)."""
+    found = {}
+    for model in models:
+        for _label, key, _seed_key, _decimals in ROWS:
+            if key == TIMED and base[model].machine != head[model].machine:
+                continue
+            judged = verdict(base[model], head[model], key)
+            if judged is not None:
+                found[(model, key)] = judged
+    return found
+
+
+def _change_cell(change, decimals: int, judged: Verdict | None) -> str:
+    if change is None:
+        return MISSING
+    if judged is None or judged.beyond is None:  # no repeats: the plain number
+        return _fmt(change, decimals, "+") if change else "="
+    return format_change(change, judged, decimals)
+
+
 def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
-                  machines: dict[str, tuple] | None = None) -> str:
+                  machines: dict[str, tuple] | None = None,
+                  verdicts: dict[tuple[str, str], Verdict] | None = None) -> str:
     """One row per model and metric: base, working tree, change, seed report.
 
     ``machines`` maps a model to its (base, PR) training machines: seconds per epoch of two
-    machines get no change, and the seed's (CPU) time stands beside a CPU run only."""
+    machines get no change, and the seed's (CPU) time stands beside a CPU run only.
+    ``verdicts`` (``noise_verdicts``) mark each change against run-to-run noise."""
     rows = []
     for model in models:
         old_machine, new_machine = (machines or {}).get(model, (None, None))
@@ -132,11 +166,78 @@ def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
                 seed_key = None
             rows.append([display_name(model) if label == ROWS[0][0] else "", label,
                          _fmt(old, decimals), _fmt(new, decimals),
-                         _fmt(change, decimals, "+") if change else ("=" if change == 0
-                                                                     else MISSING),
+                         _change_cell(change, decimals, (verdicts or {}).get((model, key))),
                          _fmt(seed_value(reference, model, seed_key), decimals)])
     return tabulate(rows, headers=["model", "metric", "base", "PR", "change", "seed report"],
                     tablefmt="github", disable_numparse=True, colalign=("left", "left"))
+
+
+def _named(model: str, key: str) -> str:
+    return f"{display_name(model)} {next(label for label, k, *_ in ROWS if k == key)}"
+
+
+def noise_headline(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
+    """The comment's first lines: each change beyond run-to-run noise, or that none is, and
+    how many are within noise or could not be judged."""
+    beyond = [(m, k, v) for (m, k), v in verdicts.items() if v.beyond]
+    within = sum(1 for v in verdicts.values() if v.beyond is False)
+    unknown = sum(1 for v in verdicts.values() if v.beyond is None)
+    if beyond:
+        first = (f"{len(beyond)} change{'s' if len(beyond) > 1 else ''} beyond run-to-run "
+                 "noise: " + ", ".join(f"{_named(m, k)} {signed_significant(v.difference)}"
+                                       for m, k, v in beyond) + ".")
+    elif within:
+        first = "No change beyond run-to-run noise."
+    else:
+        first = "No repeats: noise unknown, so no change can be told from run-to-run noise."
+    counts = [f"{within} within noise (`~`)"] if within else []
+    if unknown:
+        counts.append(f"{unknown} with noise unknown (too few seed repeats)")
+    return [first, *([f"{'; '.join(counts)}."] if counts and (beyond or within) else [])]
+
+
+def resolve_lines(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
+    """For each nonzero change within noise, the seeds per side that would resolve it."""
+    lines, level = [], 0.95
+    for (model, key), judged in verdicts.items():
+        seeds = seeds_to_resolve(judged.difference, judged.spread, power=POWER,
+                                 level=judged.level, paired=judged.kind == "paired")
+        if judged.beyond is not False or seeds is None:
+            continue
+        level = judged.level
+        decimals = next(d for _label, k, _s, d in ROWS if k == key)
+        cell = format_change(judged.difference, judged, decimals)
+        lines.append(f"- {_named(model, key)} `{cell}`: {seeds} seeds per side "
+                     f"(now {judged.n_base} and {judged.n_new})")
+    if not lines:
+        return []
+    return [f"Seeds per side that would resolve each change within noise at {POWER * 100:g} % "
+            f"power ({level * 100:g} % level; a lower bound). More seeds: `cnnbench repeats`.",
+            "", *lines]
+
+
+def noise_note(base_runs: dict[str, ModelRuns], head_runs: dict[str, ModelRuns]) -> str:
+    """How the changes are marked, and the repeats that are of another protocol."""
+    text = ("`~`: within run-to-run noise; `(noise ±x)`: beyond it, x the half-width of the "
+            "95 % noise band; a plain change: no seed repeats, noise unknown. The noise comes "
+            "from the seed repeats (`cnnbench repeats`) of each side's protocol.")
+    for side, runs in (("base", base_runs), ("pull request", head_runs)):
+        other = [f"{display_name(m)} ({r.other_protocol})" for m, r in runs.items()
+                 if r.other_protocol]
+        if other:
+            text += (f" Not counted: the {side}'s repeats of {', '.join(other)}, of other "
+                     "params or data than its main run's.")
+    return text
+
+
+def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
+    """How each judged change was decided, folded away (GitHub renders ``<details>``)."""
+    judged = [f"- {_named(m, k)}: {v.method}" for (m, k), v in verdicts.items()
+              if v.beyond is not None]
+    if not judged:
+        return []
+    return ["<details><summary>How each change was judged</summary>", "", *judged, "",
+            "</details>", ""]
 
 
 def params_table(base: str) -> str:
@@ -193,8 +294,10 @@ def _entries(params: dict) -> list[str]:
 
 
 def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
-               params_path: Path, details_url: str | None, logs_dir: Path) -> str:
-    """The whole comparison as Markdown."""
+               params_path: Path, details_url: str | None, logs_dir: Path,
+               repeats_dir: Path | None = None) -> str:
+    """The whole comparison as Markdown; ``repeats_dir`` holds the seed repeats (default:
+    the ``repeats`` folder beside ``metrics_dir``)."""
     short = resolve(base)
     params = yaml.safe_load(params_path.read_text()) or {}
     models = _entries(params)
@@ -208,9 +311,19 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
                                   if (logs_dir / m / log).is_file() else None))
                 for m in models}
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
-    parts = [f"## cnnbench: this pull request against `{base}` ({short})", "", gate_text(), "",
-             "### Results", "", metrics_table(models, base_metrics, head, reference, machines),
-             "",
+    paths = {"metrics": str(metrics_dir), "logs": str(logs_dir),
+             "data_summary": str(summary_path),
+             "repeats": str(repeats_dir or metrics_dir / "repeats")}
+    base_runs = side_runs(Revision(base), models, paths)
+    head_runs = side_runs(Tree(), models, paths)
+    verdicts = noise_verdicts(models, base_runs, head_runs)
+    to_resolve = resolve_lines(verdicts)
+    parts = [f"## cnnbench: this pull request against `{base}` ({short})", "",
+             *noise_headline(verdicts), "", gate_text(), "",
+             "### Results", "",
+             metrics_table(models, base_metrics, head, reference, machines, verdicts), "",
+             noise_note(base_runs, head_runs), "", *to_resolve, *([""] if to_resolve else []),
+             *methods(verdicts),
              f"Seed report: `{reference_path}` ({reference.get('machine', 'machine unknown')}).",
              "", "### Params", "", params_table(base), "", data_line(base, summary_path), ""]
     if details_url:
@@ -223,7 +336,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The comparison's inputs, as options (shared with ``cnnbench.review.review``); each
     defaults to its path in dvc.yaml."""
     for option, key in (("--metrics-dir", "metrics"), ("--logs-dir", "logs"),
-                        ("--data-summary", "data_summary"), ("--reference", "reference")):
+                        ("--data-summary", "data_summary"), ("--reference", "reference"),
+                        ("--repeats-dir", "repeats")):
         parser.add_argument(option, default=None, help=f"{NEEDED[key]} (default: dvc.yaml's "
                             f"var `{key}`)")
     runner.add_params(parser)
@@ -237,7 +351,8 @@ def from_arguments(args: argparse.Namespace) -> str:
     return comparison(args.base, Path(args.metrics_dir or paths["metrics"]),
                       Path(args.data_summary or paths["data_summary"]),
                       Path(args.reference or paths["reference"]), Path(args.params),
-                      args.details_url, Path(args.logs_dir or paths["logs"]))
+                      args.details_url, Path(args.logs_dir or paths["logs"]),
+                      Path(args.repeats_dir or paths["repeats"]))
 
 
 def main(argv: list[str] | None = None) -> None:

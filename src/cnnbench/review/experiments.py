@@ -8,6 +8,13 @@ hundreds of columns even with ``--only-changed``. This reads ``dvc exp show --js
 prints, for the workspace, each baseline commit and its experiments: the name, the params
 that differ between the rows, and one metric (default: test accuracy) per model in the
 order of params.yaml's ``models``, within 120 columns.
+
+The first row shows the metric; every other row its change against the first row. The
+first row's main run and its committed seed repeats of the same protocol
+(``cnnbench.review.runs``) are the noise model: a change inside the range where one more run
+of that protocol would land (``cnnbench.report.noise``, 95 %) reads ``~ -0.0020``, one
+outside it plainly, with the bands listed once under the table. A model without such
+repeats has its changes plain and is named under the table as "noise unknown".
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from tabulate import tabulate
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.models import display_name
+from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.review.paths import pipeline_paths
+from cnnbench.review.runs import TIMINGS, ModelRuns, Revision, Tree, side_runs
 
 WIDTH = 120
 LABEL = 40  # longer experiment names end in an ellipsis
@@ -45,6 +54,18 @@ def _label(entry: dict) -> str:
     return entry.get("name") or (rev if rev == "workspace" else rev[:7])
 
 
+def first_revision(shown: list[dict]) -> str | None:
+    """The revision of the table's first row: ``workspace`` or a commit; None if no row."""
+    for baseline in shown:
+        if baseline.get("data"):
+            return baseline["rev"]
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                if rev.get("data"):
+                    return rev["rev"]
+    return None
+
+
 def rows(shown: list[dict]) -> list[tuple[str, dict]]:
     """``(label, data)`` of the workspace, each baseline and its experiments, in order."""
     found = []
@@ -64,29 +85,86 @@ def _flat(data: dict, kind: str) -> dict:
             for path, entry in (data.get(kind) or {}).items()}
 
 
+def _noise(metric: str, runs: ModelRuns | None) -> dict | None:
+    """The first row's runs of ``metric`` per seed when they can be a noise model (at least
+    two; timings never: an experiment's row does not say which machine it ran on)."""
+    if runs is None or metric in TIMINGS:
+        return None
+    values = runs.values(metric)
+    return values if len(values) >= 2 else None
+
+
+def _change(value, first, noise: dict | None) -> tuple[str, float | None]:
+    """A row's cell against the first row's value, and the noise band when judged."""
+    if not isinstance(value, (int, float)) or not isinstance(first, (int, float)):
+        return (f"{value:.4f}" if isinstance(value, (int, float)) else "–"), None
+    judged = compare_runs(noise if noise else first, value, base_value=first,
+                          new_value=value)
+    if judged.beyond is None:
+        return format_change(value - first, judged), None
+    if judged.beyond:  # its band is listed once under the table
+        return f"{round(value - first, 4) or 0.0:+.4f}", judged.band
+    return format_change(value - first, judged), judged.band
+
+
 def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
-          width: int = WIDTH) -> str:
+          width: int = WIDTH, noise: dict[str, ModelRuns] | None = None) -> str:
     """The experiments as a plain-text table at most ``width`` columns wide; each model's
-    metrics are ``<metrics_dir>/<model>.json``."""
+    metrics are ``<metrics_dir>/<model>.json``. ``noise``: the first row's runs per model
+    (``cnnbench.review.runs.side_runs``), whose seed repeats judge the other rows' changes."""
     found = rows(shown)
     params = [{k: v for f in _flat(d, "params").values() for k, v in f.items()}
               for _, d in found]
     keys = sorted({k for p in params for k in p})
     changed = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in params}) > 1]
-    body = []
+    models_noise = {m: _noise(metric, (noise or {}).get(m)) for m in models}
+    body, first, bands = [], None, {}
     for (label, data), values in zip(found, params):
         metrics = _flat(data, "metrics")
         cells = [metrics.get(f"{metrics_dir}/{m}.json", {}).get(metric) for m in models]
+        if first is None:
+            first, shown_cells = cells, [f"{c:.4f}" if isinstance(c, (int, float)) else "–"
+                                         for c in cells]
+        else:
+            shown_cells = []
+            for model, value, base in zip(models, cells, first):
+                cell, band = _change(value, base, models_noise[model])
+                shown_cells.append(cell)
+                if band is not None:
+                    bands[model] = band
         label = label if len(label) <= LABEL else label[:LABEL - 1] + "…"
-        body.append([label, *[f"{c:.4f}" if isinstance(c, (int, float)) else "–"
-                                   for c in cells],
-                     " ".join(f"{k}={values.get(k)}" for k in changed)])
+        body.append([label, *shown_cells, " ".join(f"{k}={values.get(k)}" for k in changed)])
     headers = ["experiment", *[display_name(m) for m in models], "changed params"]
     fixed = (max(len(row[0]) for row in body) + 2
              + sum(max(len(h), 6) + 2 for h in headers[1:-1]))
     text = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
                     maxcolwidths=[None] * (len(headers) - 1) + [max(width - fixed, 20)])
-    return f"{metric} per model; params that differ between the rows\n\n{text}"
+    lines = [f"{metric} per model: the first row's, then each row's change against it; "
+             "params that differ between the rows", "", text]
+    if len(body) > 1:
+        lines += ["", *_notes(found[0][0], models, models_noise, bands, width)]
+    return "\n".join(lines)
+
+
+def _notes(first: str, models: list[str], noise: dict[str, dict | None],
+           bands: dict[str, float], width: int) -> list[str]:
+    """Under the table: what ``~`` means, each model's noise band, the models without one."""
+    import textwrap
+
+    known = [m for m in models if noise[m]]
+    unknown = [m for m in models if not noise[m]]
+    notes = []
+    if known:
+        ranges = ", ".join(f"{display_name(m)} ±{bands[m]:.4f} ({len(noise[m])} runs)"
+                           if m in bands else f"{display_name(m)} ({len(noise[m])} runs)"
+                           for m in known)
+        notes.append(f"~: within run-to-run noise, the 95 % range of one more run of {first}'s "
+                     f"protocol from its seed repeats: {ranges}; a change outside it is beyond "
+                     "noise.")
+    if unknown:
+        notes.append(f"noise unknown: {', '.join(display_name(m) for m in unknown)} (no seed "
+                     f"repeats of {first}'s protocol; `cnnbench repeats` adds them).")
+    return [line for note in notes for line in textwrap.wrap(note, width)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,5 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.params) as fh:
         models = list((yaml.safe_load(fh) or {}).get("models") or {})
-    print(table(dvc_experiments(), models, args.metric, pipeline_paths()["metrics"]))
+    shown, paths = dvc_experiments(), pipeline_paths()
+    rev = first_revision(shown)
+    noise = (side_runs(Tree() if rev == "workspace" else Revision(rev), models, paths)
+             if rev else None)
+    print(table(shown, models, args.metric, paths["metrics"], noise=noise))
 

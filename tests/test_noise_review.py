@@ -1,0 +1,222 @@
+"""Run-to-run noise where a difference is shown: `cnnbench compare` (the pull-request
+comment), `cnnbench experiments` and the summary's over-seeds table.
+
+The comparison runs on a temporary git + DVC repository of hand-written result files (no
+training): a base commit with ResNet18's and VGG16's metrics, training logs, data summary
+and two seed repeats each, and a pull-request commit that changes a training param of both
+models and moves ResNet18's test accuracy by +0.002 and VGG16's by +0.25.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from helpers import DEFAULT_PARAMS, ROOT, run
+
+from cnnbench.report.noise import compare_runs, format_change
+from cnnbench.report.results import protocol_digest
+
+MODELS = ("resnet18", "vgg16")
+DATA = {"source": {"name": "cifar10-jpeg.tar.gz", "sha256": "78" * 32},
+        "train": {"count": 50000}, "test": {"count": 10000}}
+MACHINE = {"cpu": "AMD EPYC", "cores": 2, "accelerator": "cpu", "backend": "tensorflow",
+           "keras": "3.15.1"}
+LOG = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
+       "epochs": 5, "seed": 0, "precision": "float32", "machine": MACHINE}
+#: test accuracy per seed of the base: seed 0 is the main run, 1 and 2 the repeats
+BASE = {"resnet18": {0: 0.7756, 1: 0.7790, 2: 0.7731},
+        "vgg16": {0: 0.6754, 1: 0.6801, 2: 0.6720}}
+MOVE = {"resnet18": 0.002, "vgg16": 0.25}
+
+
+def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None) -> dict:
+    record = {"model": model, "test": {"accuracy": accuracy, "loss": 0.9 + seed / 100},
+              "train": {"accuracy": 0.8, "loss": 0.5, "epochs": 5},
+              "time": {"epoch_mean_s": 30.0 + seed, "train_s": 150.0},
+              "throughput": {"infer_img_s": 1000.0 + seed}}
+    if protocol:
+        record["repeat"] = {"experiment": f"seed{seed}", "seed": seed, "protocol": protocol,
+                            "machine": MACHINE}
+    return record
+
+
+def _write(repo: Path, path: str, record) -> None:
+    target = repo / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=2) if path.endswith(".json")
+                      else yaml.safe_dump(record, sort_keys=False))
+
+
+def _side(repo: Path, accuracy: dict, log: dict, repeats: bool) -> None:
+    """One revision's files: params, per-model metrics, logs and (optionally) repeats."""
+    protocol = protocol_digest(log, DATA)
+    for model in MODELS:
+        _write(repo, f"metrics/{model}.json", _metrics(model, accuracy[model][0], 0))
+        _write(repo, f"plots/train/{model}/params.yaml", {"model": model, **log})
+        for seed in (1, 2):
+            path = repo / f"metrics/repeats/seed{seed}/{model}.json"
+            if repeats:
+                _write(repo, str(path.relative_to(repo)),
+                       _metrics(model, accuracy[model][seed], seed, protocol))
+
+
+def _commit(repo: Path, message: str) -> None:
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", message], repo)
+
+
+def _project(repo: Path, base_repeats: bool = True) -> Path:
+    """The base commit: two models, their main runs and (optionally) two repeats each."""
+    repo.mkdir()
+    vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
+    params = {**DEFAULT_PARAMS, "models": {m: DEFAULT_PARAMS["models"][m] for m in MODELS}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _write(repo, "reports/data.json", {"data": DATA})
+    shutil.copytree(ROOT / "reference", repo / "reference")
+    _side(repo, BASE, LOG, base_repeats)
+    run(["git", "init", "-q"], repo)
+    run(["dvc", "init", "-q"], repo)
+    _commit(repo, "base")
+    return repo
+
+
+def _pull_request(repo: Path, accuracy: dict, own_repeats: bool) -> None:
+    """Both models trained for 6 epochs instead of 5, in params.yaml and in their logs."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for model in MODELS:
+        params["models"][model]["epochs"] = 6
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    _side(repo, accuracy, {**LOG, "epochs": 6}, repeats=own_repeats)
+    _commit(repo, "six epochs")
+
+
+def _compare(repo: Path) -> str:
+    return run([sys.executable, "-m", "cnnbench", "compare", "--base", "HEAD~1"], repo).stdout
+
+
+def _cell(text: str, model_name: str | None, metric: str) -> str:
+    """The change cell of a model's metric row (``model_name`` None: the row below)."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ")]
+    current = None
+    for cells in rows:
+        current = cells[0] or current
+        if current == model_name and cells[1] == metric:
+            return cells[4]
+    raise AssertionError(f"no row {model_name} {metric} in\n{text}")
+
+
+def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_path):
+    repo = _project(tmp_path / "repo")
+    moved = {m: {0: BASE[m][0] + MOVE[m]} for m in MODELS}
+    _pull_request(repo, moved, own_repeats=False)  # the old repeats stay, of 5 epochs
+    text = _compare(repo)
+    lines = text.splitlines()
+    assert lines[0].startswith("## cnnbench: this pull request against `HEAD~1`")
+    assert lines[2] == "1 change beyond run-to-run noise: VGG16 test accuracy +0.250."
+    # every other row but the timings, which need repeats on both sides
+    assert lines[3] == "5 within noise (`~`); 4 with noise unknown (too few seed repeats)."
+    resnet = compare_runs(BASE["resnet18"], moved["resnet18"][0],
+                          base_value=BASE["resnet18"][0], new_value=moved["resnet18"][0])
+    assert resnet.kind == "interval" and resnet.beyond is False
+    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    vgg = compare_runs(BASE["vgg16"], moved["vgg16"][0], base_value=BASE["vgg16"][0],
+                       new_value=moved["vgg16"][0])
+    assert vgg.kind == "interval" and vgg.beyond
+    assert _cell(text, "VGG16", "test accuracy") == format_change(0.25, vgg)
+    assert _cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±0.0")
+    # seconds per epoch: the base has repeats on this machine, the pull request none
+    assert _cell(text, "VGG16", "seconds per epoch") == "="
+    # the pull request's repeats are of 5 epochs, its main runs of 6: not its noise
+    assert ("Not counted: the pull request's repeats of ResNet18 (2), VGG16 (2), of other "
+            "params or data than its main run's.") in text
+    resolve = next(line for line in lines if line.startswith("- ResNet18 test accuracy `~"))
+    seeds = int(resolve.split("`: ")[1].split()[0])
+    assert seeds > 3 and resolve.endswith("seeds per side (now 3 and 1)")
+    assert "one run: the new side's single run against the base side's 3-run" in text
+
+
+def test_a_pr_with_its_own_repeats_of_the_same_seeds_is_paired(tmp_path):
+    repo = _project(tmp_path / "repo")
+    moved = {"resnet18": {0: 0.7776, 1: 0.7780, 2: 0.7771},  # +0.002, -0.001, +0.004
+             "vgg16": {0: 0.9254, 1: 0.9201, 2: 0.9220}}  # +0.25, +0.24, +0.25
+    _pull_request(repo, moved, own_repeats=True)
+    text = _compare(repo)
+    lines = text.splitlines()
+    assert lines[2] == "1 change beyond run-to-run noise: VGG16 test accuracy +0.250."
+    for model, name in (("resnet18", "ResNet18"), ("vgg16", "VGG16")):
+        expected = compare_runs(BASE[model], moved[model], base_value=BASE[model][0],
+                                new_value=moved[model][0])
+        assert expected.kind == "paired"
+        assert _cell(text, name, "test accuracy") == format_change(
+            moved[model][0] - BASE[model][0], expected)
+    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    assert "- VGG16 test accuracy: paired over 3 seeds" in text
+    assert "Not counted" not in text
+    # both sides repeated on one machine: seconds per epoch get a verdict too (+0 each seed)
+    assert _cell(text, "VGG16", "seconds per epoch") == "~ +0.0"
+
+
+def test_without_repeats_the_noise_is_unknown_and_nothing_is_guessed(tmp_path):
+    repo = _project(tmp_path / "repo", base_repeats=False)
+    moved = {m: {0: BASE[m][0] + MOVE[m]} for m in MODELS}
+    _pull_request(repo, moved, own_repeats=False)
+    text = _compare(repo)
+    assert text.splitlines()[2] == ("No repeats: noise unknown, so no change can be told "
+                                    "from run-to-run noise.")
+    assert _cell(text, "ResNet18", "test accuracy") == "+0.0020"
+    assert _cell(text, "VGG16", "test accuracy") == "+0.2500"
+    assert "~" not in text.split("### Results")[1].split("### Params")[0].split("\n\n")[1]
+    assert "<details>" not in text and "seeds per side" not in text
+
+
+def _exp(name: str, rev: str, accuracy: dict[str, float]) -> dict:
+    """One row of `dvc exp show --json` with these models' test accuracies."""
+    return {"rev": rev, "name": name, "data": {
+        "params": {"params.yaml": {"data": {"train": {"epochs": 5}}}},
+        "metrics": {f"metrics/{m}.json": {"data": {"test": {"accuracy": a}}}
+                    for m, a in accuracy.items()}}}
+
+
+def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypatch):
+    """The workspace has seed repeats of ResNet18 only: an experiment 0.002 above it is
+    within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
+    from cnnbench.review.experiments import first_revision, table
+    from cnnbench.review.paths import pipeline_paths
+    from cnnbench.review.runs import Tree, side_runs
+
+    monkeypatch.chdir(tmp_path)
+    vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
+    _write(tmp_path, "reports/data.json", {"data": DATA})
+    _side(tmp_path, BASE, LOG, repeats=True)
+    _write(tmp_path, "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
+    _write(tmp_path, "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
+    main = {"lenet5": 0.4778, "resnet18": BASE["resnet18"][0]}
+    shown = [{**_exp(None, "workspace", main), "name": None},
+             {**_exp("main", "a" * 40, main), "experiments": [
+                 {"revs": [_exp("near", "b" * 40, {"lenet5": 0.4778 + 0.002,
+                                                   "resnet18": main["resnet18"] + 0.002})]},
+                 {"revs": [_exp("far", "c" * 40, {"lenet5": 0.4778 + 0.25,
+                                                  "resnet18": main["resnet18"] + 0.25})]}]}]
+    assert first_revision(shown) == "workspace"
+    models = ["lenet5", "resnet18"]
+    text = table(shown, models, "test.accuracy", "metrics",
+                 noise=side_runs(Tree(), models, pipeline_paths()))
+    lines = text.splitlines()
+    rows = {line.split()[1] if line.startswith("└") else line.split()[0]: line
+            for line in lines[4:] if line.strip() and not line.startswith(("~", "noise"))}
+    assert rows["workspace"].split()[1:3] == ["0.4778", "0.7756"]
+    assert rows["near"].split()[2:5] == ["+0.0020", "~", "+0.0020"]
+    assert rows["far"].split()[2:4] == ["+0.2500", "+0.2500"]
+    band = compare_runs(BASE["resnet18"], main["resnet18"] + 0.25).band
+    notes = " ".join(lines[lines.index("") + 1:][-4:])
+    assert f"ResNet18 ±{band:.4f} (3 runs)" in notes
+    assert "noise unknown: LeNet5 (no seed repeats of workspace's protocol" in notes
+    assert max(map(len, lines)) <= 120

@@ -1,0 +1,131 @@
+"""The `dvc plots diff` page of dvc.yaml's top-level plots, rendered in headless Chromium.
+
+A temporary git repository holds the project's dvc.yaml and its committed results (metrics,
+training logs, evaluation plots, the figures redrawn by the current code) as the base, and
+a pull-request commit whose training curves moved. The page must show the training curves
+as charts with both revisions' lines, and every figure once per revision, in one format.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import DEFAULT_PARAMS, ROOT, run
+
+from cnnbench.report.figures import plot_all
+from cnnbench.review.review import VEGA_FILES, html_template
+
+VEGA_DIR = ROOT / ".venv" / "share" / "vega"
+MODELS = list(DEFAULT_PARAMS["models"])
+CURVES = ("validation accuracy per epoch", "validation loss per epoch",
+          "training accuracy per epoch", "training loss per epoch")
+#: DVC's colours of the first and second revision in its line charts
+WORKSPACE, BASE = (0x94, 0x5D, 0xD6), (0x13, 0xAD, 0xC7)
+
+
+def _figures(repo: Path) -> list[str]:
+    return plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
+                    repo / "reference/seed_report.yaml", repo / "plots/figures")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("plots") / "repo"
+    repo.mkdir()
+    for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore",
+                 "metrics", "plots/train", "plots/eval", "reports/data.json", "reference"):
+        source, target = ROOT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+    _figures(repo)
+    run(["git", "init", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "base"], repo)
+    for model in MODELS:  # every model's validation accuracy 0.05 higher
+        path = repo / f"plots/train/{model}/plots/metrics/val/accuracy.tsv"
+        header, *rows = path.read_text().splitlines()
+        path.write_text("\n".join([header, *(f"{step}\t{float(value) + 0.05}" for step, value
+                                             in (row.split("\t") for row in rows))]) + "\n")
+    _figures(repo)
+    run(["git", "commit", "-qam", "pull request"], repo)
+    return repo
+
+
+def _page(repo: Path, out: Path, *targets: str) -> Path:
+    """``dvc plots diff HEAD~1`` as HTML with offline Vega scripts; the page's path."""
+    template = out.parent / f"{out.name}.template.html"
+    template.write_text(html_template("HEAD~1", VEGA_DIR, out))
+    run(["dvc", "plots", "diff", "HEAD~1", "-o", str(out), "--html-template", str(template),
+         *(["--targets", *targets] if targets else [])], repo)
+    return out / "index.html"
+
+
+def _chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
+    if not all((VEGA_DIR / name).is_file() for name in VEGA_FILES):
+        pytest.skip(f"no Vega scripts in {VEGA_DIR} (make vega)")
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--v=0", "--virtual-time-budget=20000", *args, page.as_uri()],
+        capture_output=True, text=True, timeout=180)
+
+
+def test_dvc_yaml_charts_every_models_curves_from_its_log():
+    """The curve charts name each model of params.yaml (top-level plots cannot loop)."""
+    definitions = {k: v for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
+                   for k, v in entry.items()}
+    assert definitions["plots/figures"] is None
+    for chart, metric in zip(CURVES, ("val/accuracy", "val/loss", "train/accuracy",
+                                      "train/loss"), strict=True):
+        assert definitions[chart]["x"] == "step"
+        assert definitions[chart]["y"] == {
+            f"${{logs}}/{m}/plots/metrics/{metric}.tsv": metric.split("/")[1] for m in MODELS}
+
+
+def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(project,
+                                                                            tmp_path):
+    from PIL import Image
+
+    figures = sorted(p.name for p in (project / "plots/figures").iterdir())
+    assert figures and all(name.endswith(".png") for name in figures)
+    for name in figures:  # two revisions side by side fit on a page
+        with Image.open(project / "plots/figures" / name) as image:
+            assert image.width <= 1000, (name, image.size)
+    result = _chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom")
+    dom = result.stdout
+    for name in figures:  # one heading per figure, its two revisions beside each other
+        assert dom.count(f"<p>plots/figures/{name}</p>") == 1, name
+    assert not re.search(r"plots/figures/[^\"<]*\.svg", dom)
+    assert dom.count("<img") == 2 * len(figures)
+    for chart in CURVES:
+        assert f'<div id="{chart.replace(" ", "_")}"' in dom, chart
+    canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
+    # the four curve charts, and a confusion matrix and per-class bars per model
+    assert len(canvases) == len(CURVES) + 2 * len(MODELS), result.stderr[-2000:]
+    assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert not [line for line in console if re.search(r"Uncaught|Error|Failed to load|ERR_",
+                                                      line)]
+
+
+def test_the_validation_accuracy_chart_draws_both_revisions_curves(project, tmp_path):
+    from PIL import Image
+    import numpy as np
+
+    page = _page(project, tmp_path / "one", "validation accuracy per epoch")
+    shot = tmp_path / "chart.png"
+    _chromium(tmp_path, page, "--window-size=900,700", f"--screenshot={shot}")
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    for colour in (WORKSPACE, BASE):  # five curves each; a legend symbol is ~30 pixels
+        drawn = int((np.abs(pixels - np.array(colour)).sum(axis=2) < 60).sum())
+        assert drawn > 400, (colour, drawn)
