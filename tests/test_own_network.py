@@ -63,7 +63,7 @@ def own(tmp_path_factory) -> dict:
 
 @pytest.mark.slow
 def test_the_guide_adds_one_file_and_one_params_line(own):
-    assert own["line"].strip() == "mynet: {}"
+    assert own["line"].strip() == "mynet: {architecture: src/cnnbench/models/mynet.py}"
     changed = run(["git", "diff", "--name-only", "HEAD~1", "--", "src", "params.yaml"],
                   own["repo"]).stdout.split()
     assert changed == ["params.yaml", "src/cnnbench/models/mynet.py"]
