@@ -1,11 +1,12 @@
 """Stage `plot`: SciencePlots figures of the run, per model and across models.
 
 Reads every model's metrics and DVCLive training log, and the seed report's numbers, and
-writes PNG (and SVG) figures into a fresh folder. Example:
+writes PNG figures into a fresh folder, and the training curves of every model, one CSV
+per curve, into another, for the charts of `dvc plots`. Example:
 
     python stages/plot.py --metrics-dir metrics --logs-dir plots/train \\
         --data-metrics reports/data.json --reference reference/seed_report.yaml \\
-        --out plots/figures
+        --out plots/figures --curves-out plots/curves
 """
 
 from cnnbench import runner
@@ -15,6 +16,8 @@ def main(argv=None):
     parser = runner.parser(__doc__)
     runner.add_run_arguments(parser)
     parser.add_argument("--out", required=True, help="folder of figures to write")
+    parser.add_argument("--curves-out", required=True,
+                        help="folder of the training curves' data (CSV) for `dvc plots`")
     args = parser.parse_args(argv)
 
     from cnnbench.config import load_params
@@ -22,7 +25,7 @@ def main(argv=None):
 
     models = list(load_params(args.params).models)
     written = plot_all(models, args.metrics_dir, args.logs_dir, args.data_metrics,
-                       args.reference, args.out)
+                       args.reference, args.out, args.curves_out)
     print(f"plot: {len(written)} files -> {args.out}")
 
 

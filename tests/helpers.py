@@ -19,7 +19,7 @@ DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 SEED_REFERENCE = yaml.safe_load((ROOT / "reference" / "seed_report.yaml").read_text())["models"]
 # What a fresh clone of the project holds that `dvc repro` needs.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "stages", "src", "reference", ".dvcignore",
-                 ".dvc/config", ".dvc/.gitignore", ".gitignore"]
+                 ".dvc/config", ".dvc/.gitignore", ".dvc/plots", ".gitignore"]
 
 
 def changed_params(base: dict | None = None, **changes) -> dict:

@@ -90,6 +90,8 @@ def test_new_network_is_in_the_summary_figures_and_plots_diff(own):
     assert "- seed: LeNet5\n" in summary and "MyNet" in summary.split("- ours: ")[1]
     figures = {p.name for p in (repo / "plots/figures").iterdir()}
     assert {"mynet_curves.png", "accuracy_vs_macs.png"} <= figures
+    curves = (repo / "plots/curves/val_accuracy.csv").read_text()  # charted, dvc.yaml as is
+    assert ",MyNet," in curves and ",LeNet5," in curves
     diff = json.loads(_dvc(repo, "plots", "diff", "HEAD~1", "--json").stdout)["data"]
     assert {"plots/eval/mynet/plots/sklearn/confusion.json",
             "plots/eval/mynet/plots/custom/per_class_accuracy.json",

@@ -197,6 +197,8 @@ def test_plot_stage_writes_every_figure(repo):
 
     folder = repo / "plots/figures"
     assert {p.name for p in folder.iterdir()} == FIGURES
+    assert {p.name for p in (repo / "plots/curves").iterdir()} == {
+        f"{split}_{metric}.csv" for split in ("train", "val") for metric in ("accuracy", "loss")}
     for png in folder.glob("*.png"):
         with Image.open(png) as image:
             assert 480 <= image.width <= 1000 and image.height >= 300, png.name

@@ -8,6 +8,7 @@ as charts with both revisions' lines, and every figure once per revision, in one
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -23,15 +24,16 @@ from cnnbench.review.review import VEGA_FILES, html_template
 
 VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])
-CURVES = ("validation accuracy per epoch", "validation loss per epoch",
-          "training accuracy per epoch", "training loss per epoch")
+CURVES = tuple(f"plots/curves/{stem}.csv" for stem in ("val_accuracy", "val_loss",
+                                                      "train_accuracy", "train_loss"))
 #: DVC's colours of the first and second revision in its line charts
 WORKSPACE, BASE = (0x94, 0x5D, 0xD6), (0x13, 0xAD, 0xC7)
 
 
 def _figures(repo: Path) -> list[str]:
     return plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
-                    repo / "reference/seed_report.yaml", repo / "plots/figures")
+                    repo / "reference/seed_report.yaml", repo / "plots/figures",
+                    repo / "plots/curves")
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def project(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("plots") / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore",
-                 "metrics", "plots/train", "plots/eval", "reports/data.json", "reference"):
+                 ".dvc/plots", "metrics", "plots/train", "plots/eval", "reports/data.json", "reference"):
         source, target = ROOT / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
@@ -80,16 +82,25 @@ def _chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedPro
         capture_output=True, text=True, timeout=180)
 
 
-def test_dvc_yaml_charts_every_models_curves_from_its_log():
-    """The curve charts name each model of params.yaml (top-level plots cannot loop)."""
-    definitions = {k: v for entry in yaml.safe_load((ROOT / "dvc.yaml").read_text())["plots"]
-                   for k, v in entry.items()}
+def test_the_curve_charts_name_no_model_and_their_data_holds_every_model(project):
+    """dvc.yaml charts each curve from one file of the plot stage, with the template that
+    draws a line per model: adding a network to params.yaml adds its curves, no edit here."""
+    text = (ROOT / "dvc.yaml").read_text()
+    plots = text.split("\nplots:", 1)[1]
+    assert not [m for m in MODELS if m in plots]
+    definitions = {k: v for entry in yaml.safe_load(text)["plots"] for k, v in entry.items()}
     assert definitions["plots/figures"] is None
-    for chart, metric in zip(CURVES, ("val/accuracy", "val/loss", "train/accuracy",
-                                      "train/loss"), strict=True):
-        assert definitions[chart]["x"] == "step"
-        assert definitions[chart]["y"] == {
-            f"${{logs}}/{m}/plots/metrics/{metric}.tsv": metric.split("/")[1] for m in MODELS}
+    for chart in CURVES:
+        entry = definitions[chart.replace("plots/curves", "${curves}")]
+        assert (entry["template"], entry["x"]) == ("curves", "epoch")
+        header, *rows = (project / chart).read_text().splitlines()
+        assert header == f"epoch,model,{entry['y']}"
+        names = [row.split(",")[1] for row in rows]
+        assert list(dict.fromkeys(names)) == ["LeNet5", "AlexNet8", "VGG16", "Inception10",
+                                              "ResNet18"]  # params order, display names
+    template = json.loads((ROOT / ".dvc/plots/curves.json").read_text())
+    assert template["encoding"]["strokeDash"]["field"] == "model"
+    assert template["encoding"]["color"] == "<DVC_METRIC_COLOR>"  # DVC's colour per revision
 
 
 def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(project,
@@ -108,7 +119,7 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     assert not re.search(r"plots/figures/[^\"<]*\.svg", dom)
     assert dom.count("<img") == 2 * len(figures)
     for chart in CURVES:
-        assert f'<div id="{chart.replace(" ", "_")}"' in dom, chart
+        assert f'<div id="{re.sub(r"[^A-Za-z0-9]", "_", chart)}"' in dom, chart
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
     # the four curve charts, and a confusion matrix and per-class bars per model
     assert len(canvases) == len(CURVES) + 2 * len(MODELS), result.stderr[-2000:]
@@ -122,7 +133,7 @@ def test_the_validation_accuracy_chart_draws_both_revisions_curves(project, tmp_
     from PIL import Image
     import numpy as np
 
-    page = _page(project, tmp_path / "one", "validation accuracy per epoch")
+    page = _page(project, tmp_path / "one", CURVES[0])
     shot = tmp_path / "chart.png"
     _chromium(tmp_path, page, "--window-size=900,700", f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)

@@ -169,12 +169,33 @@ def plot_val_accuracy(history: pd.DataFrame, names: pd.Series, subtitle: str,
     return fig
 
 
+#: The training curves written for ``dvc plots``: (file stem, history column, value name).
+CURVES = (("val_accuracy", "val.accuracy", "accuracy"), ("val_loss", "val.loss", "loss"),
+          ("train_accuracy", "train.accuracy", "accuracy"), ("train_loss", "train.loss", "loss"))
+
+
+def write_curves(history: pd.DataFrame, names: pd.Series, out_dir: str | os.PathLike
+                 ) -> list[str]:
+    """One CSV per training curve in ``out_dir`` (replaced as a whole): a row per model and
+    epoch (``epoch``, ``model`` by display name, the value), in the params' model order, so
+    that ``dvc plots`` charts every model in one chart without dvc.yaml naming them."""
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for stem, column, value in CURVES:
+            rows = history[["epoch", "model", column]].rename(columns={column: value})
+            rows["model"] = rows["model"].map(names)
+            rows.to_csv(tmp / f"{stem}.csv", index=False, float_format="%.6g")
+        written = sorted(p.name for p in tmp.iterdir())
+    return written
+
+
 def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
              data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
-             out_dir: str | os.PathLike) -> list[str]:
-    """Write every figure into ``out_dir`` (replaced as a whole); return the file names.
-
-    Models without metrics yet are left out."""
+             out_dir: str | os.PathLike, curves_dir: str | os.PathLike | None = None
+             ) -> list[str]:
+    """Write every figure into ``out_dir`` and, with ``curves_dir``, the training curves'
+    data for ``dvc plots`` into it (each folder replaced as a whole); return the figures'
+    file names. Models without metrics yet are left out."""
     colours = model_colours(models)
     models, _ = split_by_results(models, metrics_dir)
     subtitle = describe_run(models, logs_dir, data_metrics)
@@ -207,4 +228,6 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
         _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
               "val_accuracy")
         written = sorted(p.name for p in tmp.iterdir())
+    if curves_dir is not None:
+        write_curves(history, metrics["name"], curves_dir)
     return written
