@@ -184,14 +184,14 @@ def test_steps_per_execution_changes_no_number_and_the_log_names_the_device(prep
     train("lenet5", prepared / "data.npz", auto / "model.keras", auto / "log", auto / "ckpt",
           replace(params, steps_per_execution=None, epochs=1))
     assert yaml.safe_load((auto / "log" / "params.yaml").read_text())[
-        "steps_per_execution"] == 1
+        "steps_per_execution"] == 8
 
 
-def test_steps_per_execution_null_is_one_on_a_cpu_and_more_on_a_gpu(monkeypatch):
+def test_steps_per_execution_null_is_eight_on_a_cpu_and_more_on_a_gpu(monkeypatch):
     from cnnbench.training import train as train_module
 
     auto = TrainParams(steps_per_execution=None)
-    assert train_module.steps_per_execution(auto) == 1  # this machine trains on its CPU
+    assert train_module.steps_per_execution(auto) == 8  # this machine trains on its CPU
     monkeypatch.setattr(train_module, "trains_on_gpu", lambda: True)
     assert train_module.steps_per_execution(auto) == train_module.GPU_STEPS_PER_EXECUTION > 1
     assert train_module.steps_per_execution(replace(auto, steps_per_execution=3)) == 3

@@ -72,7 +72,7 @@ class TrainParams:
     seed: int = 0
     precision: str = "float32"
     jit_compile: bool | None = None
-    steps_per_execution: int | None = None  # None: 1 on a CPU, 32 on a GPU (train.py)
+    steps_per_execution: int | None = None  # None: 8 on a CPU, 32 on a GPU (train.py)
     distribution: str = "none"
     # the training recipe's knobs; these defaults are the seed's (all off)
     momentum: float = 0.9
