@@ -53,7 +53,24 @@ def test_bench_rejects_an_unknown_model_in_one_line():
 
 
 def test_bench_windows_must_be_whole_executions():
-    result = bench("--models", "lenet5", "--steps-per-execution", "8", "--steps", "20")
+    result = bench("--models", "lenet5", "--steps-per-execution", "8", "--steps", "20",
+                   "--warmup-steps", "8")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         "--steps must be a multiple of --steps-per-execution (8), got 20")
+
+
+@pytest.mark.slow
+def test_bench_measures_the_pipelines_steps_per_call_by_default(tmp_path):
+    """Without --steps-per-execution the benchmark runs what `dvc repro` runs here: the
+    default of train.steps_per_execution null (8 steps per call on a CPU)."""
+    from cnnbench.config import TrainParams
+    from cnnbench.training.train import steps_per_execution
+
+    out = tmp_path / "bench.json"
+    result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "8",
+                   "--warmup-steps", "8", "--repeats", "1", "--infer-images", "32",
+                   "--infer-batch-size", "32", "--json", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    row, = json.loads(out.read_text())["results"]
+    assert row["steps_per_execution"] == steps_per_execution(TrainParams()) == 8

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
-from cnnbench.config import PRECISIONS
+from cnnbench.config import PRECISIONS, TrainParams
 from cnnbench.models import available, check_architecture
 
 
@@ -126,14 +126,17 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     }
 
 
-def _positive_ints(option: str, text: str) -> list[int]:
-    """``"1,8"`` as ``[1, 8]``; a one-line error naming ``option`` otherwise."""
+def _positive_ints(option: str, text: str, null: int | None = None) -> list[int]:
+    """``"1,8"`` as ``[1, 8]``, ``null`` as ``null``'s value when given; a one-line error
+    naming ``option`` otherwise."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [null if v.strip() == "null" and null is not None else int(v)
+                  for v in text.split(",") if v.strip()]
     except ValueError:
         values = []
     if not values or min(values) <= 0:
-        raise CnnbenchError(f"{option} must be positive integers, comma-separated, got {text!r}")
+        raise CnnbenchError(f"{option} must be positive integers{' or null' if null else ''}, "
+                            f"comma-separated, got {text!r}")
     return values
 
 
@@ -144,11 +147,11 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: every model of cnnbench.models)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch size "
                         "(default: %(default)s, the seed's)")
-    parser.add_argument("--steps", type=int, default=20,
+    parser.add_argument("--steps", type=int, default=32,
                         help="training steps per timed window (default: %(default)s)")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timed windows; the median is reported (default: %(default)s)")
-    parser.add_argument("--warmup-steps", type=int, default=5,
+    parser.add_argument("--warmup-steps", type=int, default=8,
                         help="untimed training steps first (default: %(default)s)")
     parser.add_argument("--infer-images", type=int, default=2048,
                         help="images in the timed prediction pass (default: %(default)s)")
@@ -158,9 +161,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="train.precision: Keras dtype policy (default: %(default)s)")
     parser.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
                         help="train.jit_compile: XLA (default: %(default)s, Keras' choice)")
-    parser.add_argument("--steps-per-execution", default="1",
+    parser.add_argument("--steps-per-execution", default="null",
                         help="train.steps_per_execution, or several, comma-separated, to "
-                        "compare (default: %(default)s)")
+                        "compare; null is the pipeline's default on this machine "
+                        "(default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every model and variant this many times, interleaved "
                         "(A B A B), so that a busy machine slows them alike (default: "
@@ -169,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
                         "(default: random images of the same shape)")
     parser.add_argument("--json", help="file to write the results to, as JSON")
     args = parser.parse_args(argv)
-    variants = _positive_ints("--steps-per-execution", args.steps_per_execution)
+    from cnnbench.training.train import steps_per_execution
+
+    variants = _positive_ints("--steps-per-execution", args.steps_per_execution,
+                              null=steps_per_execution(TrainParams(steps_per_execution=None)))
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     if not names:
         raise CnnbenchError("--models: no model given")
