@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, net, ran_stages, run, run_lenet5_project
+from helpers import ROOT, environment, net, ran_stages, run, run_lenet5_project
 
 # Fake credentials of the moto server; they exist only in these tests' environment.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -90,7 +91,14 @@ def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
 
     finished = False
     try:
-        started = run(["dvc", "queue", "start", "-j", "2"], project).stdout
+        # to a file, not a pipe: the workers it starts inherit its output and outlive it,
+        # so reading a pipe to its end would wait for them
+        with open(project.parent / "queue-start.log", "w+") as out:
+            subprocess.run(["dvc", "queue", "start", "-j", "2"], cwd=project, stdout=out,
+                           stderr=subprocess.STDOUT, env=environment(), timeout=120,
+                           check=True)
+            out.seek(0)
+            started = out.read()
         assert "Started '2' new experiments task queue workers" in started
         deadline = time.monotonic() + QUEUE_TIMEOUT_S
         polls = 0
