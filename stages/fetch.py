@@ -15,7 +15,7 @@
 The project root is `$DVC_ROOT`, which DVC sets (else the current folder), also in queued
 experiments, which run in a temporary clone. Example:
 
-    CNNBENCH_DATA=../shared/data python stages/fetch.py --out data/raw
+    CNNBENCH_DATA=~/datasets python stages/fetch.py --out data/raw
 """
 
 import os
@@ -34,7 +34,7 @@ def main(argv=None):
     params = load_params(args.params)
     # DVC_ROOT: the project's root, which DVC sets for every stage; in a queued experiment
     # it is the original project, not the temporary clone the stage runs in, so that a
-    # relative data.source such as ../shared/data/..., or a relative folder of CNNBENCH_DATA,
+    # relative data.source such as ../datasets/..., or a relative folder of CNNBENCH_DATA,
     # still points where the user meant.
     path = fetch(params.data.source, args.out, relative_to=os.environ.get("DVC_ROOT"))
     print(f"fetch: {params.data.source} -> {path}")
