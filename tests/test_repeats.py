@@ -255,6 +255,31 @@ def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
     assert one.endswith("seed recipe; 2-core AMD EPYC, Keras 3.15.1 on tensorflow")
 
 
+def test_two_cpus_of_one_name_are_told_apart_by_their_vector_extensions(tmp_path):
+    """Virtual AMD EPYCs of three generations all call themselves "AMD EPYC": the
+    recorded features say which kernels (and speed) a run had."""
+    from cnnbench.report.results import describe_run, machine_label
+
+    cpu = {"cpu": "AMD EPYC", "cores": 2, "accelerator": "cpu", "keras": "3.15.1",
+           "backend": "tensorflow"}
+    zen3 = {**cpu, "cpu_features": ["avx2", "fma"]}
+    zen5 = {**cpu, "cpu_features": ["avx2", "fma", "avx512f", "avx512_bf16"]}
+    assert machine_label(zen3) == "2-core AMD EPYC (AVX2), Keras 3.15.1 on tensorflow"
+    assert machine_label(zen5) == ("2-core AMD EPYC (AVX-512, AVX512-BF16), Keras 3.15.1 "
+                                   "on tensorflow")
+    assert machine_label({**cpu, "cpu_features": ["avx2", "avx512f", "amx_bf16"]}) == (
+        "2-core AMD EPYC (AMX), Keras 3.15.1 on tensorflow")
+    assert machine_label(cpu) == "2-core AMD EPYC, Keras 3.15.1 on tensorflow"  # older logs
+    gpu = {**zen5, "accelerator": "NVIDIA H200", "backend": "jax"}
+    assert machine_label(gpu) == "NVIDIA H200, Keras 3.15.1 on jax"
+    _write(tmp_path / "data.json", {"data": DATA})
+    for model, machine in (("lenet5", zen3), ("alexnet8", zen5)):
+        _write(tmp_path / f"logs/{model}/params.yaml", {**PARAMS, "machine": machine})
+    text = describe_run(["lenet5", "alexnet8"], tmp_path / "logs", tmp_path / "data.json")
+    assert "(AVX2), Keras 3.15.1 on tensorflow (LeNet5)" in text
+    assert "(AVX-512, AVX512-BF16), Keras 3.15.1 on tensorflow (AlexNet8)" in text
+
+
 @pytest.mark.slow
 def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path):
     """Summarise with only LeNet5's metrics, `models` listing LeNet5 and VGG16."""

@@ -24,7 +24,7 @@ import yaml
 
 from cnnbench.config import TrainParams
 from cnnbench.errors import DataError
-from cnnbench.machine import label as machine_label
+from cnnbench.machine import label
 from cnnbench.models import display_name
 
 #: DVCLive's per-metric TSV files inside a training log folder.
@@ -112,6 +112,24 @@ def load_reference(path: str | os.PathLike) -> dict:
         return yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as err:
         raise DataError(f"{path}: cannot read the reference results ({err})") from None
+
+
+#: The widest vector extension a CPU run recorded, as tables name it (first match wins).
+ISA_NAMES = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512, AVX512-BF16"),
+             ("avx512f", "AVX-512"), ("avx2", "AVX2"))
+
+
+def machine_label(machine: dict) -> str:
+    """``machine.label`` with a CPU run's vector extensions, which set its speed and its
+    kernels (two CPUs of one name can differ: ``2-core AMD EPYC (AVX2), Keras 3.15.1 on
+    tensorflow``). Logs that predate the recorded features get the plain label."""
+    text = label(machine)
+    features = machine.get("cpu_features") or []
+    if machine.get("accelerator", "cpu") != "cpu" or not features:
+        return text
+    isa = next((name for flag, name in ISA_NAMES if flag in features), "no AVX2")
+    device, _, rest = text.partition(", Keras")
+    return f"{device} ({isa}), Keras{rest}"
 
 
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
