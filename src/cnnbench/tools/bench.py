@@ -11,8 +11,8 @@ one ``fit`` runs ``--warmup-steps`` untimed steps (tracing, compilation), then
 ``--repeats`` windows of ``--steps`` steps, each timed at the step boundaries; the median
 window gives ``train_img_s``. An untimed ``predict`` over ``--infer-images`` images (it
 traces what the pass needs), then a timed one over the same images gives ``infer_img_s``.
-Images come from the
-prepared data file (``--data``) or are random uint8 images of the same shape.
+Images come from the prepared data file (``--data``) or are random uint8 images of the
+same shape.
 
 It prints a table and, with ``--json``, writes
 ``{"machine": {...}, "results": [{"model", "batch_size", "precision", "train_img_s",
