@@ -87,8 +87,11 @@ estimate: setup
 check: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
 
+# One worker per core, at most 8 (each holds a TensorFlow); each test file stays on one
+# worker, so a fixture that runs the pipeline once for a whole file runs once (loadfile).
 test: $(TEST_STAMP) vega
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest --durations=15
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --maxprocesses 8 \
+	    --dist loadfile --durations=15
 
 bench: setup
 	mkdir -p bench/results
