@@ -182,7 +182,10 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     machine = {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count(),
                "framework": "torch", "torch": torch.__version__, "threads":
-               torch.get_num_threads(), "python": platform.python_version()}
+               torch.get_num_threads(), "python": platform.python_version(),
+               # as cnnbench.tools.bench.kernel_caps (this environment has no Keras)
+               "kernel_caps": {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA",
+                               "ATEN_CPU_CAPABILITY") if os.environ.get(k)}}
     print(f"{'model':<12} {'precision':<28} {'params':>10} {'train img/s':>12}", flush=True)
     results = []
     for name in args.models.split(","):

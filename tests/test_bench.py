@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 
-def bench(*args: str) -> subprocess.CompletedProcess:
+def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cnnbench", "bench", *args], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
 
 
 @pytest.mark.slow
@@ -20,10 +21,14 @@ def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
                    "--warmup-steps", "3", "--repeats", "2", "--infer-images", "64",
                    "--infer-batch-size", "32", "--steps-per-execution", "1,3",
-                   "--rounds", "2", "--json", str(out))
+                   "--rounds", "2", "--json", str(out),
+                   env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": ""})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     machine = report["machine"]
+    # a run with oneDNN held to AVX2 stands for an AVX2 CPU: the result says so
+    assert machine["kernel_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert "ONEDNN_MAX_CPU_ISA=AVX2)" in result.stdout.splitlines()[0]
     for key in ("cpu", "cores", "accelerator", "backend", "backend_version", "keras",
                 "precision"):
         assert machine[key], key

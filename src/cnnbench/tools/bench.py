@@ -132,6 +132,16 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     }
 
 
+#: Variables that hold the kernels below what the CPU has (oneDNN's, PyTorch's own): a
+#: result measured under one stands for a smaller CPU, so it is recorded with the machine.
+KERNEL_CAPS = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY")
+
+
+def kernel_caps() -> dict[str, str]:
+    """The ``KERNEL_CAPS`` variables set in the environment, by name."""
+    return {k: os.environ[k] for k in KERNEL_CAPS if os.environ.get(k)}
+
+
 def _positive_ints(option: str, text: str, null: int | None = None) -> list[int]:
     """``"1,8"`` as ``[1, 8]``, ``null`` as ``null``'s value when given; a one-line error
     naming ``option`` otherwise."""
@@ -205,9 +215,11 @@ def main(argv: list[str] | None = None) -> None:
 
     machine = {**describe(), "precision": args.precision,
                "threads": os.environ.get("OMP_NUM_THREADS", "default"),
-               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")}
+               "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
+               "kernel_caps": kernel_caps()}
+    held = "".join(f", {k}={v}" for k, v in machine["kernel_caps"].items())
     print(f"{label(machine)} {machine['backend_version']} "
-          f"({' '.join(machine['cpu_features']) or 'no listed CPU features'}), "
+          f"({' '.join(machine['cpu_features']) or 'no listed CPU features'}{held}), "
           f"{args.precision}", flush=True)
     print(f"{'model':<12} {'batch':>5} {'spe':>4} {'precision':<15} {'train img/s':>12} "
           f"{'ms/step':>8} {'infer img/s':>12}", flush=True)
