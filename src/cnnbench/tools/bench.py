@@ -16,8 +16,10 @@ same shape.
 
 It prints a table and, with ``--json``, writes
 ``{"machine": {...}, "results": [{"model", "batch_size", "precision", "train_img_s",
-"infer_img_s", ...}]}``, the machine naming CPU, cores, accelerator, backend, precision and
-library versions. Speed is measured here, never asserted by the tests.
+"infer_img_s", ...}]}``, the machine naming CPU, cores, accelerator, backend, precision,
+library versions and ``kernel_caps``, the variables that held the kernels to a smaller
+instruction set (``ONEDNN_MAX_CPU_ISA=AVX2``). Speed is measured here, never asserted by the
+tests.
 """
 
 from __future__ import annotations
