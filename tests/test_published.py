@@ -1,14 +1,17 @@
-"""The numbers a visitor reads first match the committed results they claim to show.
+"""The numbers a visitor reads first match the committed results they claim to show, and
+every link in the docs leads somewhere.
 
-The README's results table and the full-data results note are written by hand from
+The README's results table and the full-data note's time table are written by hand from
 ``reports/summary.csv`` (the summarise stage's output, current when ``cnnbench gate``
 passes). These tests read every model's row of those tables back and compare each number
-with the CSV at the precision printed, so a rerun that is not copied over fails here.
+with the CSV at the precision printed, so a rerun that is not copied over fails here. The
+results table has one home, the README: no docs page copies its rows.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 
@@ -16,6 +19,8 @@ from helpers import ROOT
 
 SUMMARY = pd.read_csv(ROOT / "reports" / "summary.csv").set_index("name")
 NUMBER = re.compile(r"[+\-−]?\d[\d,]*(?:\.\d+)?")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def markdown_table(text: str, heading: str, first_column: str) -> dict[str, dict[str, str]]:
@@ -62,18 +67,18 @@ def test_readme_results_table_is_the_committed_summary():
         check_row(row, "Δ", result["diff.test.accuracy.mean"])
 
 
-def test_full_data_note_tables_are_the_committed_summary():
+def test_readme_results_table_is_the_only_copy():
+    """Each model's row of the README's results table appears in no docs page."""
+    rows = markdown_table((ROOT / "README.md").read_text(), "## Results", "Net")
+    for page in DOCS[1:]:
+        text = page.read_text()
+        for name, row in rows.items():
+            assert f"| {row['cnnbench']} |" not in text, \
+                f"{page.relative_to(ROOT)} copies the README's {name} result; link it instead"
+
+
+def test_full_data_time_table_is_the_committed_summary():
     text = (ROOT / "docs" / "results" / "full-data.md").read_text()
-    rows = markdown_table(text, "## Test accuracy", "Net")
-    assert set(rows) == set(SUMMARY.index)
-    for name, row in rows.items():
-        result = SUMMARY.loc[name]
-        check_row(row, "seed 0", result["test.accuracy"])
-        check_row(row, "mean ± std, seeds 0–2", result["test.accuracy.mean"],
-                  result["test.accuracy.std"])
-        check_row(row, "seed report", result["seed.test.accuracy"])
-        check_row(row, "Δ mean", result["diff.test.accuracy.mean"])
-        check_row(row, "train acc (last epoch, seed 0)", result["train.accuracy"])
     times = markdown_table(text, "## Time", "Net")
     assert set(times) == set(SUMMARY.index)
     for name, row in times.items():
@@ -86,3 +91,30 @@ def test_seed_zero_runs_name_one_machine():
     """Table 3 is one table and the throughput columns compare like with like only if every
     model's seed-0 run trained on one machine."""
     assert SUMMARY["machine"].nunique() == 1, SUMMARY["machine"].to_dict()
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the Markdown headings of ``page`` (code blocks skipped)."""
+    anchors, in_code = set(), False
+    for line in page.read_text().splitlines():
+        in_code ^= line.startswith("```")
+        if not in_code and line.startswith("#"):
+            title = re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower())
+            anchors.add(title.replace(" ", "-"))
+    return anchors
+
+
+def test_relative_links_resolve():
+    """Every relative link in the README and docs/ names a file that exists and, into a
+    Markdown page, a heading it has."""
+    broken = []
+    for page in DOCS:
+        for target in LINK.findall(page.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path) if path else page
+            if not dest.exists() or (anchor and dest.suffix == ".md"
+                                     and anchor not in heading_anchors(dest)):
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert not broken, broken
