@@ -2,13 +2,14 @@
 
 ``compare_runs`` takes a metric per training seed on each side and picks one of scipy's t
 tests by the runs there are: paired (``ttest_1samp`` of the per-seed differences, vetoed by
-an exact sign-flip ``permutation_test`` unless every seed moves the same way), one run
-against repeats (``cnnbench.report.statistics.one_more_run``: the prediction interval),
-unpaired (Welch's ``ttest_ind``, vetoed by Mann-Whitney unless the sides fully separate), or
-unknown (one run a side: no verdict). The band is the test's confidence interval's
-half-width; zero spread makes any difference a change. ``format_change`` marks a table cell
-the way Go's benchstat does. The method, its reasons and its assumptions are explained for
-users in docs/guide/review.md ("Is the change beyond run-to-run noise?").
+a sign-flip ``permutation_test`` unless every seed moves the same way or its p < 1 - level),
+one run against repeats (``cnnbench.report.statistics.one_more_run``: the prediction
+interval), unpaired (Welch's ``ttest_ind``, vetoed by Mann-Whitney unless the sides fully
+separate or its p < 1 - level), or unknown (one run a side: no verdict). The band is the
+test's confidence interval's half-width; zero spread makes any difference a change.
+``format_change`` marks a table cell the way Go's benchstat does. The method, its reasons
+and its assumptions are explained for users in docs/guide/review.md ("Is the change beyond
+run-to-run noise?").
 """
 
 from __future__ import annotations
