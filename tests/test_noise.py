@@ -1,9 +1,9 @@
 """Known answers for ``cnnbench.report.noise``: is a change beyond run-to-run noise?
 
 Hand-checkable cases (the VGG16 seeds, three vs five seeds, zero spread, no repeats), the
-table strings exactly, the seed-count formula, and the false-positive rate of the paired
-verdict over simulated null comparisons (fixed NumPy seeds: deterministic, well under a
-second).
+sign-flip test's ties and fixed seed, the table strings exactly, the seed-count formula, and
+the false-positive rate of the paired verdict over simulated null comparisons (fixed NumPy
+seeds: deterministic, a few seconds).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cnnbench.report.noise import (
     seeds_to_resolve,
     sign_flip_p,
 )
+from cnnbench.report.statistics import one_run_range
 
 # VGG16 test accuracy over seeds 0, 1, 2: mean 0.6568, sample sd 0.02903.
 VGG16 = {0: 0.6726, 1: 0.6233, 2: 0.6745}
@@ -69,6 +70,9 @@ def test_the_vgg16_seeds_and_a_quarter_point_gain_are_beyond_noise_in_every_kind
     assert (interval.kind, interval.beyond, interval.n_base, interval.n_new) == (
         "interval", True, 3, 1)
     assert interval.band == pytest.approx(VGG16_ONE_RUN, rel=1e-5)
+    # p of t = 0.25 / (s·√(4/3)) = 7.459 with 2 df, in closed form: 1 - t / √(t² + 2)
+    t = 0.25 / (0.0290274 * math.sqrt(4 / 3))
+    assert interval.p_value == pytest.approx(1 - t / math.sqrt(t * t + 2), rel=1e-4)
     assert interval.difference == pytest.approx(0.25)
     assert format_change(interval.difference, interval) == "+0.2500 (noise ±0.144)"
     # the other way round: a single base run against a repeated pull request
@@ -123,22 +127,56 @@ def test_the_sign_flip_veto_stops_one_outlying_pair():
 
 
 def test_the_rank_check_stops_welch_over_claiming():
-    # Welch alone: difference 0.0313, half-width 0.0227 (p = 0.017). But one new run (0.606)
-    # is below a base run (0.607): Mann-Whitney's exact p is 2 * 2/70 = 0.057, not below 0.05.
+    # Welch alone: difference 0.03125, variances 8.96e-5 and 2.25e-4, standard error 0.00887
+    # with 5.06 Welch-Satterthwaite df, t(5.06, 0.975) = 2.562: half-width 0.0227 (pooled
+    # variances, 6 df: 0.0217), p = 0.017. But one new run (0.606) is below a base run
+    # (0.607): Mann-Whitney's exact p is 2 * 2/70 = 0.057, not below 0.05.
     base = [0.586, 0.588, 0.594, 0.607]
     verdict = compare_runs(base, [0.606, 0.620, 0.636, 0.638])
     assert verdict.kind == "unpaired"
+    assert verdict.estimate == pytest.approx(0.03125)
+    assert verdict.band == pytest.approx(0.0227, abs=5e-5) and "(df 5.1)" in verdict.method
     assert abs(verdict.estimate) > verdict.band and verdict.p_value < 0.05
     assert verdict.beyond is False
     # move that run above every base run: fully separated, and beyond noise
     assert compare_runs(base, [0.609, 0.620, 0.636, 0.638]).beyond is True
 
 
-def test_sign_flip_p_is_exact():
-    assert sign_flip_p([1.0, 2.0, 3.0]) == pytest.approx(2 / 8)
+def test_sign_flip_p_is_exact_up_to_sixteen_pairs_and_counts_rounding_as_a_tie():
+    assert sign_flip_p([1.0, 2.0, 3.0]) == 2 / 8
     # flipping the -1 makes a larger |sum|: 4 of 8 patterns reach |sum| >= 4
-    assert sign_flip_p([-1.0, 2.0, 3.0]) == pytest.approx(4 / 8)
-    assert sign_flip_p([1.0] * 7) == pytest.approx(2 / 128)
+    assert sign_flip_p([-1.0, 2.0, 3.0]) == 4 / 8
+    assert sign_flip_p([1.0] * 16) == 2 / 2 ** 16  # all 65,536 patterns, none drawn
+    # Differences of 4-digit accuracies, +0.003, -0.003, +0.003 but for rounding: every
+    # pattern's |sum| is 0.003 or 0.009, so p = 1 (the rounding must not break the ties)
+    base = {0: 0.7717, 1: 0.7757, 2: 0.7659}
+    verdict = compare_runs(base, {0: 0.7747, 1: 0.7727, 2: 0.7689})
+    assert verdict.p_value == 1.0 and verdict.beyond is False
+
+
+def test_sign_flip_p_above_sixteen_pairs_is_drawn_from_a_fixed_seed():
+    d = np.random.default_rng(17).normal(0.002, 0.01, 17)
+    signs = 1 - 2 * ((np.arange(2 ** 17)[:, None] >> np.arange(17)) & 1)
+    exact = np.mean(np.abs(signs @ d) >= abs(d.sum()) - 1e-12)
+    p = sign_flip_p(d)
+    assert p == sign_flip_p(d)  # the same draws every time: a comment does not flicker
+    assert p != exact and p == pytest.approx(exact, abs=0.01)
+    # the paired verdict reads the same draws (its differences are -d, the same |sums|)
+    paired = compare_runs(dict(enumerate(0.6 + d)), {seed: 0.6 for seed in range(17)})
+    assert paired.p_value == pytest.approx(p)
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_summarys_one_more_run_range_is_the_interval_verdicts_band():
+    low, high = one_run_range(list(VGG16.values()))
+    assert (low + high) / 2 == pytest.approx(VGG16_MEAN)
+    assert (high - low) / 2 == pytest.approx(VGG16_ONE_RUN, rel=1e-5)
+    assert compare_runs(VGG16, high - 1e-4).beyond is False
+    assert compare_runs(VGG16, high + 1e-4).beyond is True
+    assert compare_runs(VGG16, low - 1e-4).beyond is True
+    # identical runs: one more run lands on them; one run: nowhere known
+    assert one_run_range([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    assert all(math.isnan(x) for x in one_run_range([0.5, float("nan")]))
 
 
 # Pairing
@@ -178,6 +216,7 @@ def test_no_repeats_is_unknown_and_never_guessed():
         assert format_change(0.004, verdict) == "+0.0040"
 
 
+@pytest.mark.filterwarnings("error")  # scipy's precision warning must not reach the comment
 def test_zero_spread_any_difference_is_beyond_and_none_within():
     same = [0.1, 0.1, 0.1]
     for kind, base, new in [("unpaired", same, [0.15, 0.15, 0.15]),

@@ -1,91 +1,21 @@
 """Is a change beyond run-to-run noise? Seed-aware verdicts for a base and a new side.
 
-A base revision and a pull request (or two experiments) each give a metric per training
-seed. ``compare_runs`` decides whether their difference is larger than what reseeding
-alone moves, the way benchmark tools do:
-
-- Go's benchstat prints ``~`` for a difference it cannot tell from noise (Mann-Whitney U,
-  p > 0.05); ``format_change`` uses the same mark.
-- asv calls a change significant only when two criteria agree (Mann-Whitney at
-  p < 0.002 *and* a ratio threshold); here too each verdict with repeats on both sides
-  asks an interval *and* a distribution-free check to agree.
-- arXiv 2511.19794 (2025, CIFAR-10 training) found that with three seeds unpaired t-tests
-  over-claim, while paired seeds with an interval and a sign-flip permutation test did not
-  call 0.6-2.0 point gains real.
-
-Exact rank and permutation tests alone cannot decide anything at the seed counts this
-benchmark affords: with 3 runs a side Mann-Whitney's smallest two-sided p is 0.1, and an
-exact sign-flip test over 3 pairs cannot go below 0.25. So the verdicts below let a
-Student-t interval carry the decision (it can resolve a large shift from 3 seeds) and use
-the exact test as a veto that only asks the runs to *agree in direction*: its smallest
-achievable p, or p below 1 - level once enough seeds make that reachable.
-
-The four kinds of verdict (``Verdict.kind``):
-
-``paired``
-    Both sides are mappings seed -> value with at least 2 seeds in common. The paired
-    differences d_i = new_i - base_i over the common seeds give the Student-t interval
-    mean(d) ± t(k-1, (1+level)/2) · s_d / √k. Beyond noise when it excludes 0 *and* the
-    exact sign-flip permutation test of sum(d) (all 2^k sign patterns; 20,000 fixed-seed
-    random ones above 16 pairs) is at its smallest achievable value, 2/2^k, or below
-    1 - level. The p-value is at 2/2^k exactly when every pair moves the same way (flipping
-    any subset of same-signed d_i shrinks |sum|; flipping a d_i of the other sign grows it),
-    so for up to 5 pairs the veto reads "all seeds agree", and from 6 pairs on it is an
-    ordinary level-alpha permutation test. Under the null the t interval alone errs with
-    probability 1 - level (normal d_i); the veto can only lower that, and it keeps one
-    outlying pair from carrying a mean. Band: the interval's half-width. Seeds outside the
-    common set are not used (``method`` says how many).
-    Pairing assumes that the same seed means the same initialisation and data order on both
-    sides, so that seed effects cancel in d_i. Where they do not (other code paths draw
-    random numbers in another order; GPU nondeterminism), s_d is about √2 times a side's
-    spread and pairing costs one degree of freedom but is still valid.
-``interval``
-    One side has n >= 2 runs, the other exactly one (e.g. a seed-repeated base and a
-    pull request's single run). Beyond noise when the single value lies outside the
-    Student-t prediction interval for one more run of the repeated side,
-    mean ± t(n-1, (1+level)/2) · s · √(1 + 1/n) (``cnnbench.report.statistics`` uses the
-    same range). Under the null the single run falls outside with probability 1 - level.
-    Band: that half-width. p: the two-sided t p-value of (x - mean) / (s·√(1 + 1/n)).
-``unpaired``
-    Both sides have n >= 2 runs but the seeds do not pair (sequences, or mappings with
-    fewer than 2 seeds in common). Welch's interval for the difference of means, with the
-    Welch-Satterthwaite degrees of freedom, must exclude 0, *and* the ranks must agree:
-    the two sides completely separated in the direction of the difference (Mann-Whitney's
-    smallest achievable p) or Mann-Whitney p below 1 - level. Welch's test is the one the
-    preprint found to over-claim at three seeds when spreads differ or are not normal; the
-    rank condition is the guard. Band: Welch's half-width. p: Welch's two-sided p.
-``unknown``
-    One run on each side (a single common seed of two one-run mappings included): no
-    spread, so no verdict. ``beyond``, ``band`` and ``p_value`` are None and the
-    caller says "no repeats: noise unknown". It never guesses.
-
-Zero spread (deterministic runs, e.g. the tiny test project on CPU): when the spread that a
-verdict divides by is zero (below 1e-12 times the values' scale, i.e. rounding), there is
-no noise to be beyond, so any nonzero difference (above that same tolerance) is beyond noise
-and an exactly equal one within; band 0. In the paired kind that spread is the one of the
-differences: a change that moves every seed by the same amount is a change. With Welch,
-only *both* sides at zero spread count as zero; one noisy side still gives an interval.
-
-Assumptions: the runs of a side are exchangeable (seeds drawn without regard to the
-outcome, same protocol and machine); the t intervals assume a roughly normal seed-to-seed
-spread (the distribution-free checks above guard against one outlier deciding).
-With few seeds the verdicts are conservative by design: at 3 seeds, paired, a change must
-exceed about 2.5 times the spread of the paired differences (t(2) = 4.30, /√3).
-
-The headline ``difference`` is ``new_value - base_value`` when the caller gives them (e.g.
-the main runs' metrics in the comparison table), else the difference of the sides' means
-(in the paired kind: the mean of the paired differences). The tests always use their own
-``estimate`` (the mean paired difference; the difference of means; the single run minus
-the other side's mean), so a headline can be shown with the noise verdict of the runs.
-
-This module imports only the standard library, NumPy, SciPy and pandas.
+``compare_runs`` takes a metric per training seed on each side and picks one of scipy's t
+tests by the runs there are: paired (``ttest_1samp`` of the per-seed differences, vetoed by
+a sign-flip ``permutation_test`` unless every seed moves the same way or its p < 1 - level),
+one run against repeats (``cnnbench.report.statistics.one_more_run``: the prediction
+interval), unpaired (Welch's ``ttest_ind``, vetoed by Mann-Whitney unless the sides fully
+separate or its p < 1 - level), or unknown (one run a side: no verdict). The band is the
+test's confidence interval's half-width; zero spread makes any difference a change.
+``format_change`` marks a table cell the way Go's benchstat does. The method, its reasons
+and its assumptions are explained for users in docs/guide/review.md ("Is the change beyond
+run-to-run noise?").
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -93,12 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnnbench.report.statistics import half_width, one_more_run
+
 #: Spreads and differences below this times the values' scale are rounding, taken as zero.
 RELATIVE_TOLERANCE = 1e-12
-#: Up to this many pairs the sign-flip test enumerates all 2^k patterns.
+#: Up to this many pairs the sign-flip test enumerates all 2^k sign patterns; above, it
+#: draws 2^EXACT_PAIRS random ones from a fixed seed (deterministic).
 EXACT_PAIRS = 16
-#: Above ``EXACT_PAIRS``: this many random sign patterns from a fixed seed (deterministic).
-RANDOM_FLIPS = 20_000
 
 KINDS = ("paired", "interval", "unpaired", "unknown")
 
@@ -109,7 +40,7 @@ class Verdict:
 
     kind: 'paired', 'interval', 'unpaired' or 'unknown' (module docstring).
     beyond: True beyond run-to-run noise, False within it, None unknown (no repeats).
-    difference: the headline difference, new minus base (module docstring).
+    difference: the headline difference, new minus base (``compare_runs``).
     estimate: the difference the test measured (mean paired difference, difference of
         means, or single run minus the other side's mean), new minus base.
     band: the noise band's half-width at ``level`` (None when unknown; 0 for zero spread).
@@ -164,30 +95,18 @@ def _runs(values, side: str) -> tuple[dict | None, np.ndarray]:
     return keyed, array
 
 
-def _quantile(level: float, df: float) -> float:
-    return float(stats.t.ppf(0.5 + level / 2, df))
-
-
-@functools.cache
-def _sign_patterns(k: int) -> np.ndarray:
-    if k <= EXACT_PAIRS:
-        return np.array(list(itertools.product((1.0, -1.0), repeat=k)))
-    return np.random.default_rng(0).choice((1.0, -1.0), size=(RANDOM_FLIPS, k))
-
-
-def sign_flip_p(differences, tolerance: float = 0.0) -> float:
-    """Two-sided sign-flip permutation p-value of the sum of paired ``differences``: the
-    share of sign patterns whose |sum| is at least the observed |sum| (ties within
-    ``tolerance`` count). Exact up to ``EXACT_PAIRS`` pairs (smallest value 2 / 2^k),
-    above that from ``RANDOM_FLIPS`` fixed-seed patterns, (1 + hits) / (1 + patterns).
+def sign_flip_p(differences, tolerance: float = RELATIVE_TOLERANCE) -> float:
+    """Two-sided sign-flip permutation p of the sum of paired ``differences``: the share of
+    sign patterns whose |sum| reaches the observed one. Exact up to ``EXACT_PAIRS`` pairs
+    (smallest value 2 / 2^k); above, estimated from 2^EXACT_PAIRS random patterns drawn
+    from a fixed seed. The differences are counted in whole units of ``tolerance``, so that
+    sums equal but for rounding tie (scipy's own tie margin, relative to the observed sum,
+    is too narrow for differences of nearby values such as 0.7776 - 0.7756).
     """
-    d = np.asarray(differences, dtype=float)
-    signs = _sign_patterns(d.size)
-    sums = np.abs(signs @ d)
-    hits = int(np.count_nonzero(sums >= abs(d.sum()) - tolerance))
-    if d.size <= EXACT_PAIRS:
-        return hits / len(signs)
-    return (1 + hits) / (1 + len(signs))
+    units = np.rint(np.asarray(differences, dtype=float) / tolerance)
+    return float(stats.permutation_test((units,), np.sum, permutation_type="samples",
+                                        vectorized=True, n_resamples=2 ** EXACT_PAIRS,
+                                        rng=0).pvalue)
 
 
 def _significant(x: float) -> str:
@@ -212,9 +131,10 @@ def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = N
     Both mappings with >= 2 seeds in common: paired; otherwise, >= 2 runs on each side:
     unpaired; >= 2 on one side and 1 on the other: interval; else unknown (module
     docstring). ``level``: the confidence level of the intervals (0.95: alpha 0.05).
-    ``base_value``/``new_value``: headline values for ``Verdict.difference`` (default:
-    the sides' means); they do not enter the test. Raises ValueError for an empty side or a
-    value that is not finite.
+    ``base_value``/``new_value``: headline values for ``Verdict.difference``, e.g. the main
+    runs' metrics (default: the sides' means, paired: the mean paired difference); they do
+    not enter the test, which uses ``Verdict.estimate``. Raises ValueError for an empty side
+    or a value that is not finite.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
@@ -239,7 +159,7 @@ def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = N
         k = d.size
         estimate = float(d.mean())
         sd = float(d.std(ddof=1))
-        p = sign_flip_p(d, tolerance=tol * k)
+        p = sign_flip_p(d, tolerance=tol)
         agree = bool(np.all(d > tol) or np.all(d < -tol))
         unused = len(b) + len(n) - 2 * k
         note = f"; {unused} unpaired run{'s' if unused != 1 else ''} not used" if unused else ""
@@ -247,7 +167,7 @@ def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = N
             band, beyond = 0.0, abs(estimate) > tol
             why = "the paired differences do not vary (zero spread)"
         else:
-            band = _quantile(level, k - 1) * sd / math.sqrt(k)
+            band = half_width(stats.ttest_1samp(d, 0.0), level)
             beyond = abs(estimate) > band and (agree or p < alpha)
             why = f"Student-t {pct} interval of the mean difference ±{_significant(band)}"
         direction = "all seeds move the same way" if agree else "not all seeds move the same way"
@@ -256,19 +176,18 @@ def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = N
                        sd, level, method)
 
     if len(b) >= 2 and len(n) >= 2:
-        mb, mn = float(b.mean()), float(n.mean())
         vb, vn = float(b.var(ddof=1)), float(n.var(ddof=1))
-        estimate = mn - mb
+        estimate = float(n.mean() - b.mean())
         spread = math.sqrt((vb + vn) / 2)
         separated = bool(n.min() > b.max()) if estimate > 0 else bool(n.max() < b.min())
         if math.sqrt(vb) <= tol and math.sqrt(vn) <= tol:
             band, beyond, p = 0.0, abs(estimate) > tol, None
             method = "unpaired: both sides' runs are identical (zero spread)"
         else:
-            se2 = vb / len(b) + vn / len(n)
-            df = se2 ** 2 / ((vb / len(b)) ** 2 / (len(b) - 1) + (vn / len(n)) ** 2 / (len(n) - 1))
-            band = _quantile(level, df) * math.sqrt(se2)
-            p = float(2 * stats.t.sf(abs(estimate) / math.sqrt(se2), df))
+            with warnings.catch_warnings():  # one side's identical runs: a variance of 0 is right
+                warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+                welch = stats.ttest_ind(n, b, equal_var=False)
+            band, p, df = half_width(welch, level), float(welch.pvalue), float(welch.df)
             rank_p = float(stats.mannwhitneyu(n, b, alternative="two-sided").pvalue)
             beyond = abs(estimate) > band and (separated or rank_p < alpha)
             method = (f"unpaired ({len(b)} vs {len(n)} runs, seeds do not pair): Welch {pct} "
@@ -289,10 +208,8 @@ def compare_runs(base, new, level: float = 0.95, *, base_value: float | None = N
             band, beyond, p = 0.0, abs(estimate) > tol, None
             method = f"one run: the {repeated_side} side's {k} runs are identical (zero spread)"
         else:
-            scale_one = s * math.sqrt(1 + 1 / k)
-            band = _quantile(level, k - 1) * scale_one
+            band, p = one_more_run(repeated, single, level)
             beyond = abs(estimate) > band
-            p = float(2 * stats.t.sf(abs(single - m) / scale_one, k - 1))
             method = (f"one run: the {other_side} side's single run against the "
                       f"{repeated_side} side's {k}-run Student-t {pct} prediction interval "
                       f"for one more run, ±{_significant(band)}; p = {p:.3g}")

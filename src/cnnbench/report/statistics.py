@@ -1,6 +1,8 @@
 """Statistics over runs: a model's test accuracy over seeds, and where one more run would land.
 
-- ``one_run_range``: Student's t prediction interval for one more run, from n runs.
+- ``one_more_run``: the prediction interval for one more run from n runs, and the p of a
+  single run against it (also the noise verdict of a single run, ``cnnbench.report.noise``).
+- ``one_run_range``: that interval as (low, high).
 - ``over_seeds``: the main run plus the seed repeats of its protocol (``cnnbench.review.repeats``),
   as mean, sample std, one-more-run range and the machines each seed ran on.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from scipy import stats
 
 
 def _machines_text(machines: dict) -> str:
@@ -23,22 +26,34 @@ def _machines_text(machines: dict) -> str:
                      for m, seeds in groups.items())
 
 
-def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
-    """Where one more run would land, from the runs in ``values``: the ``level`` prediction
-    interval of Student's t, mean ± t(n − 1) · s · √(1 + 1/n), assuming a normal spread.
+def half_width(result, level: float) -> float:
+    """Half the width of a scipy t test ``result``'s ``level`` confidence interval."""
+    low, high = result.confidence_interval(level)
+    return float(high - low) / 2
 
-    It answers whether a single published run (the seed report's) is within our
-    run-to-run noise; it is much wider than the spread of the mean for few runs.
-    (NaN, NaN) for fewer than two runs.
+
+def one_more_run(values, single: float, level: float = 0.95) -> tuple[float, float]:
+    """Where one more run would land, from the n >= 2 runs in ``values`` (with nonzero
+    spread), and whether ``single`` lands there: (half-width, p). The ``level`` prediction
+    interval of Student's t, mean ± t(n − 1) · s · √(1 + 1/n), assuming a normal spread, is
+    the interval of Student's two-sample t test with ``single`` as a sample of one; p is
+    that test's two-sided p.
     """
-    from scipy.stats import t
+    result = stats.ttest_ind([single], values)
+    return half_width(result, level), float(result.pvalue)
 
+
+def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
+    """``one_more_run``'s interval as (low, high); (mean, mean) for identical runs, (NaN, NaN)
+    for fewer than two. It answers whether a single published run (the seed report's) is
+    within our run-to-run noise; it is much wider than the spread of the mean for few runs.
+    """
     values = pd.Series(values, dtype="float64").dropna()
-    n = len(values)
-    if n < 2:
+    if len(values) < 2:
         return math.nan, math.nan
-    half = t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n)
-    return float(values.mean() - half), float(values.mean() + half)
+    mean = float(values.mean())
+    half = one_more_run(values, mean, level)[0] if values.nunique() > 1 else 0.0
+    return mean - half, mean + half
 
 
 def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
