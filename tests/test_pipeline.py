@@ -115,6 +115,23 @@ def test_test_metrics_agree_with_the_last_validation_pass(repo, model):
 
 
 @pytest.mark.slow
+def test_the_seed_protocol_holds_nothing_out_and_logs_as_before(repo):
+    """data.validation 0: no held-out images, and the training logs and metrics carry no
+    protocol key, as before the option existed (held out: tests/test_validation.py)."""
+    import numpy as np
+
+    with np.load(repo / "data/prepared/cifar10.npz") as npz:
+        assert sorted(npz.files) == ["class_names", "x_test", "x_train", "y_test", "y_train"]
+    for model in MODELS:
+        log = yaml.safe_load((repo / f"plots/train/{model}/params.yaml").read_text())
+        assert "protocol" not in log
+        assert not {"protocol", "validation"} & set(
+            json.loads((repo / f"metrics/{model}.json").read_text()))
+    assert "protocol: seed (test split as validation)" in (repo / "repro.log").read_text()
+    assert "Protocol: seed (test split as validation)" in (repo / "reports/summary.md").read_text()
+
+
+@pytest.mark.slow
 def test_second_repro_runs_nothing(changed):
     assert ran_stages(changed["again"]) == set()
     assert "Data and pipelines are up to date" in changed["again"]
