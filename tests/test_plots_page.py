@@ -3,7 +3,9 @@
 A temporary git repository holds the project's dvc.yaml and its committed results (metrics,
 training logs, evaluation plots, the figures redrawn by the current code) as the base, and
 a pull-request commit whose training curves moved. The page must show the training curves
-as charts with both revisions' lines, and every figure once per revision, in one format.
+as charts with both revisions' lines, each model in its own colour and each revision in its
+own dash, both told apart in the legends, and every figure once per revision, in one
+format, two revisions side by side within a 1,280-pixel-wide window.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ import yaml
 
 from helpers import DEFAULT_PARAMS, ROOT, run
 
-from cnnbench.report.figures import plot_all
+from cnnbench.models import display_name
+from cnnbench.report.figures import model_colours, plot_all
 from cnnbench.review.review import VEGA_FILES, html_template
 
 VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])
 CURVES = tuple(f"plots/curves/{stem}.csv" for stem in ("val_accuracy", "val_loss",
                                                       "train_accuracy", "train_loss"))
-#: DVC's colours of the first and second revision in its line charts
-WORKSPACE, BASE = (0x94, 0x5D, 0xD6), (0x13, 0xAD, 0xC7)
+#: A common laptop browser window's width, CSS pixels: the page must not scroll sideways
+PAGE_WIDTH = 1280
+#: Each model's colour, as the PNG figures draw it (display name -> hex)
+COLOURS = {display_name(m): "#%02x%02x%02x" % tuple(round(255 * c) for c in colour[:3])
+           for m, colour in model_colours(MODELS).items()}
 
 
 def _figures(repo: Path) -> list[str]:
@@ -59,10 +65,16 @@ def project(tmp_path_factory) -> Path:
     return repo
 
 
+#: Marks the page's laid-out width on <body> once everything has loaded, for --dump-dom
+MEASURE = ('<script>addEventListener("load", () => document.body.setAttribute('
+           '"data-scroll-width", document.documentElement.scrollWidth))</script>')
+
+
 def _page(repo: Path, out: Path, *targets: str) -> Path:
     """``dvc plots diff HEAD~1`` as HTML with offline Vega scripts; the page's path."""
     template = out.parent / f"{out.name}.template.html"
-    template.write_text(html_template("HEAD~1", VEGA_DIR, out))
+    template.write_text(html_template("HEAD~1", VEGA_DIR, out).replace("</body>",
+                                                                     f"{MEASURE}\n</body>"))
     run(["dvc", "plots", "diff", "HEAD~1", "-o", str(out), "--html-template", str(template),
          *(["--targets", *targets] if targets else [])], repo)
     return out / "index.html"
@@ -94,13 +106,14 @@ def test_the_curve_charts_name_no_model_and_their_data_holds_every_model(project
         entry = definitions[chart.replace("plots/curves", "${curves}")]
         assert (entry["template"], entry["x"]) == ("curves", "epoch")
         header, *rows = (project / chart).read_text().splitlines()
-        assert header == f"epoch,model,{entry['y']}"
+        assert header == f"epoch,model,colour,{entry['y']}"
         names = [row.split(",")[1] for row in rows]
         assert list(dict.fromkeys(names)) == ["LeNet5", "AlexNet8", "VGG16", "Inception10",
                                               "ResNet18"]  # params order, display names
-    template = json.loads((ROOT / ".dvc/plots/curves.json").read_text())
-    assert template["encoding"]["strokeDash"]["field"] == "model"
-    assert template["encoding"]["color"] == "<DVC_METRIC_COLOR>"  # DVC's colour per revision
+        # each model's colour in the PNG figures, so a line is the same network everywhere
+        assert {row.split(",")[1]: row.split(",")[2] for row in rows} == COLOURS
+    encoding = json.loads((ROOT / ".dvc/plots/curves.json").read_text())["encoding"]
+    assert (encoding["color"]["field"], encoding["strokeDash"]["field"]) == ("model", "rev")
 
 
 def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(project,
@@ -111,9 +124,12 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     assert figures and all(name.endswith(".png") for name in figures)
     for name in figures:  # two revisions side by side fit on a page
         with Image.open(project / "plots/figures" / name) as image:
-            assert image.width <= 1000, (name, image.size)
-    result = _chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom")
+            assert image.width <= PAGE_WIDTH // 2 - 40, (name, image.size)
+    result = _chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom",
+                       f"--window-size={PAGE_WIDTH},900")
     dom = result.stdout
+    width = re.search(r'data-scroll-width="(\d+)"', dom)
+    assert width and int(width[1]) <= PAGE_WIDTH, width  # nothing runs off to the side
     for name in figures:  # one heading per figure, its two revisions beside each other
         assert dom.count(f"<p>plots/figures/{name}</p>") == 1, name
     assert not re.search(r"plots/figures/[^\"<]*\.svg", dom)
@@ -121,22 +137,47 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     for chart in CURVES:
         assert f'<div id="{re.sub(r"[^A-Za-z0-9]", "_", chart)}"' in dom, chart
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
-    # the four curve charts, and a confusion matrix and per-class bars per model
-    assert len(canvases) == len(CURVES) + 2 * len(MODELS), result.stderr[-2000:]
+    # a confusion matrix and per-class bars per model; the four curve charts draw as SVG
+    assert len(canvases) == 2 * len(MODELS), result.stderr[-2000:]
+    assert len(re.findall(r'<svg [^>]*class="marks"', dom)) == len(CURVES)
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert not [line for line in console if re.search(r"Uncaught|Error|Failed to load|ERR_",
                                                       line)]
 
 
-def test_the_validation_accuracy_chart_draws_both_revisions_curves(project, tmp_path):
-    from PIL import Image
-    import numpy as np
+def _lines(dom: str) -> list[tuple[str, str, str, str]]:
+    """Every curve's (model, revision, stroke colour, dash) in the SVG charts."""
+    return re.findall(r'aria-label="[^"]*model: ([^;"]+); revision: ([^;"]+)"[^>]*'
+                      r'aria-roledescription="line mark"[^>]*stroke="([^"]+)"[^>]*'
+                      r'stroke-dasharray="([^"]+)"', dom)
 
-    page = _page(project, tmp_path / "one", CURVES[0])
-    shot = tmp_path / "chart.png"
-    _chromium(tmp_path, page, "--window-size=900,700", f"--screenshot={shot}")
-    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
-    for colour in (WORKSPACE, BASE):  # five curves each; a legend symbol is ~30 pixels
-        drawn = int((np.abs(pixels - np.array(colour)).sum(axis=2) < 60).sum())
-        assert drawn > 400, (colour, drawn)
+
+def _legend(dom: str) -> dict[str, tuple[str, str]]:
+    """Each legend entry's label -> its symbol's (stroke colour, dash)."""
+    entries = re.findall(r'role-legend-symbol"[^>]*><path [^>]*?stroke="([^"]+)"'
+                         r'(?:[^>]*?stroke-dasharray="([^"]+)")?[^>]*></path></g>'
+                         r'<g class="mark-text role-legend-label"[^>]*><text [^>]*>([^<]+)<',
+                         dom)
+    return {label: (stroke, dash) for stroke, dash, label in entries}
+
+
+def test_the_curve_charts_tell_each_model_and_revision_apart(project, tmp_path):
+    """One colour per model (its colour in the figures), one dash per revision, and legends
+    that draw both: a reader can name every line."""
+    result = _chromium(tmp_path, _page(project, tmp_path / "one", CURVES[0]), "--dump-dom")
+    lines = _lines(result.stdout)
+    assert len(lines) == 2 * len(MODELS), result.stderr[-2000:]  # each model, both revisions
+    assert {(model, rev) for model, rev, *_ in lines} == {
+        (name, rev) for name in COLOURS for rev in ("workspace", "HEAD~1")}
+    for model, _rev, stroke, _dash in lines:
+        assert stroke == COLOURS[model], (model, stroke)
+    dashes = {rev: {dash for _m, r, _s, dash in lines if r == rev} for rev in ("workspace",
+                                                                              "HEAD~1")}
+    assert all(len(d) == 1 for d in dashes.values()) and dashes["workspace"] != dashes["HEAD~1"]
+    legend = _legend(result.stdout)
+    for name, colour in COLOURS.items():  # the model legend draws each model's colour
+        assert legend[name][0] == colour, (name, legend.get(name))
+    for rev, (dash,) in dashes.items():  # the revision legend draws each revision's dash
+        stroke, drawn = legend[rev]
+        assert stroke not in ("transparent", "none") and drawn == dash, (rev, legend[rev])

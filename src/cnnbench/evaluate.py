@@ -15,6 +15,9 @@ The metrics JSON (``--metrics``; committed to git, so ``dvc metrics diff`` works
 - ``time.train_s`` / ``time.epoch_mean_s``: training wall time (Table 3)
 - ``throughput.infer_img_s`` (and ``throughput.train_img_s``): images per second
 - ``device``: what it was evaluated on (GPU with driver and CUDA, or CPU; Keras backend)
+- ``protocol`` and ``validation.loss`` / ``validation.accuracy`` / ``validation.images``:
+  only when ``data.validation`` held training images out (the last epoch's scores on them);
+  absent in the seed's protocol, which validates on the test split
 
 and in the plots folder the confusion matrix and per-class accuracy, through DVCLive.
 
@@ -32,7 +35,7 @@ import keras
 import numpy as np
 
 from cnnbench.errors import DataError
-from cnnbench.data.dataset import load_prepared
+from cnnbench.data.dataset import Dataset, load_prepared
 from cnnbench.files import atomic_path, write_json
 from cnnbench.models.macs import count_macs
 from cnnbench.training.logs import open_live
@@ -88,6 +91,18 @@ def load_model(model_file: str | os.PathLike) -> keras.Model:
         raise DataError(f"{model_file}: cannot load the model ({reason})") from None
 
 
+def apply_protocol(metrics: dict, dataset: Dataset, log: dict) -> None:
+    """Add ``protocol`` and the last epoch's ``validation`` scores to ``metrics`` when
+    training validated on held-out training images; the seed's metrics stay as they were."""
+    if dataset.validation is None:
+        return
+    val = log.get("val", {})
+    metrics["protocol"] = dataset.protocol
+    metrics["validation"] = {key: round(val[key], 6) for key in ("loss", "accuracy")
+                             if key in val}
+    metrics["validation"]["images"] = int(len(dataset.validation.y))
+
+
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
              plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False) -> dict:
@@ -139,6 +154,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
         },
         "device": label(describe()),
     }
+    apply_protocol(metrics, dataset, log)
     with atomic_path(plots_dir) as tmp:
         with open_live(tmp) as live:
             live.log_sklearn_plot("confusion_matrix", [classes[i] for i in y],

@@ -50,6 +50,7 @@ class DataParams:
     test_limit: int | None = None
     seed: int = 0
     resize: bool = False
+    validation: int = 0  # training images held out for per-epoch validation; 0: the test split
 
     def check(self, prefix: str) -> None:
         if not self.source.strip():
@@ -58,6 +59,9 @@ class DataParams:
         _positive_int(f"{prefix}.train_limit", self.train_limit, allow_none=True)
         _positive_int(f"{prefix}.test_limit", self.test_limit, allow_none=True)
         _seed(f"{prefix}.seed", self.seed, None)
+        if not 0 <= self.validation <= MAX_COUNT:  # the upper bound per class: prepare
+            raise ParamsError(f"{prefix}.validation must be an integer in [0, {MAX_COUNT}] "
+                              f"(0: validate on the test split), got {self.validation!r}")
 
 
 @dataclass(frozen=True)

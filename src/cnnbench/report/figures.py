@@ -2,10 +2,11 @@
 
 ``plot_all`` writes PNGs into one folder, one file per figure (``dvc plots diff`` shows
 every image of the folder, so a second format would show each figure twice), at a
-resolution that puts two revisions side by side on a page (under 1,000 pixels wide):
+resolution that puts two revisions side by side on a page 1,280 pixels wide (each figure
+at most 600 pixels wide):
 
-- ``<model>_curves.png``: accuracy and loss per epoch, training against validation, as in
-  the seed report's figures 12-16;
+- ``<model>_curves.png``: accuracy above loss per epoch, training against validation, as
+  in the seed report's figures 12-16;
 - ``test_accuracy``: test accuracy per model, beside the seed's;
 - ``accuracy_vs_params``: test accuracy against parameter count;
 - ``accuracy_vs_time``: test accuracy against training wall time;
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.ticker
+from matplotlib.colors import to_hex
 
 matplotlib.use("Agg")  # files only, never a window
 
@@ -49,7 +51,7 @@ from cnnbench.report.results import (  # noqa: E402
 )
 
 STYLE = ["science", "no-latex", "grid"]
-DPI = 120  # the widest figure, with its caption, stays under 1,000 pixels
+DPI = 120  # every figure, with its caption, stays under 600 pixels wide
 COMPARISON_SIZE = (4.2, 3.0)
 
 
@@ -66,9 +68,10 @@ def model_colours(models: list[str]) -> dict[str, tuple]:
     return colours
 
 
-def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE):
+def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE,
+            nrows: int = 1):
     """A figure with constrained layout and the run's description below its axes."""
-    fig, axes = plt.subplots(1, ncols, figsize=figsize, layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained")
     fig.text(0.5, 0, subtitle, ha="center", va="top", fontsize=5.5, color="0.3")
     return fig, axes
 
@@ -86,8 +89,9 @@ def _epoch_axis(ax: plt.Axes, epochs: pd.Series) -> None:
 
 
 def plot_curves(history: pd.DataFrame, name: str, subtitle: str) -> plt.Figure:
-    """Accuracy and loss per epoch, training against validation, for one model."""
-    fig, (acc, loss) = _figure(subtitle, ncols=2, figsize=(6.4, 2.6))
+    """Accuracy and loss per epoch, training against validation, for one model: one above
+    the other, as wide as the comparison figures, so two revisions fit side by side."""
+    fig, (acc, loss) = _figure(subtitle, nrows=2, figsize=(COMPARISON_SIZE[0], 4.4))
     for ax, metric, label in ((acc, "accuracy", "Accuracy"), (loss, "loss", "Loss")):
         ax.plot(history["epoch"], history[f"train.{metric}"], marker="o", label="Training")
         ax.plot(history["epoch"], history[f"val.{metric}"], marker="s", label="Validation")
@@ -174,15 +178,17 @@ CURVES = (("val_accuracy", "val.accuracy", "accuracy"), ("val_loss", "val.loss",
           ("train_accuracy", "train.accuracy", "accuracy"), ("train_loss", "train.loss", "loss"))
 
 
-def write_curves(history: pd.DataFrame, names: pd.Series, out_dir: str | os.PathLike
-                 ) -> list[str]:
+def write_curves(history: pd.DataFrame, names: pd.Series, colours: dict[str, tuple],
+                 out_dir: str | os.PathLike) -> list[str]:
     """One CSV per training curve in ``out_dir`` (replaced as a whole): a row per model and
-    epoch (``epoch``, ``model`` by display name, the value), in the params' model order, so
-    that ``dvc plots`` charts every model in one chart without dvc.yaml naming them."""
+    epoch (``epoch``, ``model`` by display name, ``colour``, the model's colour in the
+    figures, the value), in the params' model order, so that ``dvc plots`` charts every
+    model in one chart, in its own colour, without dvc.yaml naming them."""
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for stem, column, value in CURVES:
             rows = history[["epoch", "model", column]].rename(columns={column: value})
+            rows.insert(2, "colour", rows["model"].map(lambda m: to_hex(colours[m])))
             rows["model"] = rows["model"].map(names)
             rows.to_csv(tmp / f"{stem}.csv", index=False, float_format="%.6g")
         written = sorted(p.name for p in tmp.iterdir())
@@ -229,5 +235,5 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
               "val_accuracy")
         written = sorted(p.name for p in tmp.iterdir())
     if curves_dir is not None:
-        write_curves(history, metrics["name"], curves_dir)
+        write_curves(history, metrics["name"], colours, curves_dir)
     return written

@@ -10,6 +10,7 @@
 - ``load_repeats``: the seed repeats collected by ``cnnbench.review.repeats`` (their statistics:
   ``cnnbench.report.statistics``).
 - ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
+- ``run_protocols``: which split the models validated on every epoch (``data.validation``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 import yaml
 
 from cnnbench.config import TrainParams
+from cnnbench.data.dataset import SEED_PROTOCOL
 from cnnbench.errors import DataError
 from cnnbench.machine import label
 from cnnbench.models import display_name
@@ -55,6 +57,8 @@ def protocol_digest(train_params: dict, data: dict) -> str:
                  "train": data.get("train", {}).get("count"),
                  "test": data.get("test", {}).get("count")},
     }
+    if "validation" in data:  # held-out validation; the seed protocol's digests stay
+        key["data"]["validation"] = data["validation"].get("count")
     text = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -147,10 +151,19 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
     where = (next(iter(machines)) if len(machines) == 1 else
              "; ".join(f"{m} ({', '.join(display_name(x) for x in ms)})"
                        for m, ms in machines.items()))
-    return (f"{data['train']['count']:,} train / {data['test']['count']:,} test images "
+    held = (f"{data['validation']['count']:,} validation / " if "validation" in data else "")
+    return (f"{data['train']['count']:,} train / {held}{data['test']['count']:,} test images "
             f"({data.get('source', {}).get('name', 'unknown source')}), "
             f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}, "
             f"{'/'.join(sorted(recipes))} recipe; {where}")
+
+
+def run_protocols(models: list[str], logs_dir: str | os.PathLike) -> list[str]:
+    """The protocols the models' training logs name (``protocol``, the seed's when absent),
+    each once, in model order."""
+    found = [str(load_train_params(logs_dir, m).get("protocol", SEED_PROTOCOL))
+             for m in models]
+    return list(dict.fromkeys(found))
 
 
 def load_train_params(logs_dir: str | os.PathLike, model: str) -> dict:

@@ -26,7 +26,7 @@ from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.results import (describe_run, load_history, load_metrics, load_reference,
                               load_repeats, load_train_params, machine_label, main_protocols,
-                              split_by_results)
+                              run_protocols, split_by_results)
 from cnnbench.report.statistics import over_seeds
 
 
@@ -157,6 +157,9 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "# cnnbench summary",
         "",
         f"Run: {run['description']}.",
+        *([f"Protocol: {'; '.join(run['protocols'])} (`data.validation`,"
+           " docs/guide/experiments.md)."]
+          if run.get("protocols") else []),
         *([f"Data: {run['source']['name']}, sha256 `{run['source']['sha256']}`."]
           if run.get("source", {}).get("sha256") else []),
         *([f"Not run yet: {', '.join(display_name(m) for m in not_yet)} (no metrics;"
@@ -239,6 +242,7 @@ def summarise(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str |
     table, epochs, left_out = build_tables(models, metrics_dir, logs_dir, reference_file,
                                            data_metrics, repeats_dir)
     run = {"description": describe_run(models, logs_dir, data_metrics),
+           "protocols": run_protocols(models, logs_dir),
            "source": json.loads(Path(data_metrics).read_text())["data"].get("source") or {}}
     markdown = render_markdown(table, epochs, run, load_reference(reference_file), left_out,
                                not_yet)

@@ -1,12 +1,14 @@
 """Train one registered model on the prepared data, logging every epoch through DVCLive.
 
 As in the seed report, the test split doubles as validation data: every epoch ends
-with a pass over it. Per epoch, DVCLive records ``train/loss``, ``train/accuracy``,
-``val/loss``, ``val/accuracy``, ``time/epoch_s`` (the whole epoch, validation
-included, as Keras reports it) and ``time/train_s`` (the training part alone); its
-``metrics.json`` summary also gets the run's totals under ``time``. Batches come in a
-seeded per-epoch order (``inputs``), and a checkpoint after every epoch (``checkpoint``)
-lets a killed run resume with identical results.
+with a pass over it; with ``data.validation`` above 0 the pass is over the training images
+that prepare held out, and the test split is scored once, by evaluate (the protocol is
+printed, and logged as ``protocol`` when held out). Per epoch, DVCLive records
+``train/loss``, ``train/accuracy``, ``val/loss``, ``val/accuracy``, ``time/epoch_s`` (the
+whole epoch, validation included, as Keras reports it) and ``time/train_s`` (the training
+part alone); its ``metrics.json`` summary also gets the run's totals under ``time``.
+Batches come in a seeded per-epoch order (``inputs``), and a checkpoint after every epoch
+(``checkpoint``) lets a killed run resume with identical results.
 
 Run through the pipeline (``dvc repro train@resnet18``) or ``stages/train.py --help``.
 """
@@ -157,10 +159,11 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
-          f"on {label(machine)}", flush=True)
+          f"on {label(machine)}; protocol: {dataset.protocol}", flush=True)
+    validation = dataset.validation_split
     if initial_epoch < params.epochs:
         trainee.fit(batches, epochs=params.epochs, initial_epoch=initial_epoch,
-                    validation_data=eval_batches(dataset.test.x, dataset.test.y,
+                    validation_data=eval_batches(validation.x, validation.y,
                                                  params.batch_size, worker.rank, worker.world),
                     validation_batch_size=params.batch_size if worker.world == 1 else None,
                     callbacks=[c for c in (StopOnSignal(), order, shard, history, checkpoint)
@@ -169,6 +172,8 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     raise_if_stopped()
     logged = {"model": name, "architecture": architecture, **asdict(params),
               "machine": machine}
+    if dataset.validation is not None:  # the seed protocol's logs stay as they were
+        logged["protocol"] = dataset.protocol
     if worker.world > 1:
         logged["worker"] = {"rank": worker.rank, "workers": worker.world,
                             **(shard.first_epoch if shard else {})}
