@@ -96,20 +96,23 @@ def test_a_project_file_is_built_and_paths_outside_or_odd_names_are_refused(tmp_
     monkeypatch.chdir(project)
     for spec, message in (("../outside.py", "outside the project"),
                           ("nets/tiny.py", "outside the project"),  # a link out of it
-                          ("os;rm", "unknown model"), ("a.b-c", "nor a dotted module name"),
+                          ("os;rm", "unknown model"), ("tinypkg.net", "unknown model"),
                           ("none.py", "no such file")):
         with pytest.raises(CnnbenchError, match=message):
             models.build(spec)
 
 
-def test_an_installed_module_is_built_by_its_dotted_name(tmp_path, monkeypatch):
+def test_an_installed_network_is_named_through_a_one_line_file(tmp_path, monkeypatch):
     (tmp_path / "tinypkg").mkdir()
     (tmp_path / "tinypkg" / "__init__.py").write_text("")
     (tmp_path / "tinypkg" / "net.py").write_text(TINY_NET)
+    (tmp_path / "theirnet.py").write_text("from tinypkg.net import build\n")
+    (tmp_path / "nonet.py").write_text("from tinypkg.none import build\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert models.build("tinypkg.net", num_classes=5).output.shape[-1] == 5
-    with pytest.raises(CnnbenchError, match="No module named 'tinypkg.none'"):
-        models.build("tinypkg.none")
+    monkeypatch.chdir(tmp_path)
+    assert models.build("theirnet.py", num_classes=5).output.shape[-1] == 5
+    with pytest.raises(CnnbenchError, match="nonet.py: No module named 'tinypkg.none'"):
+        models.build("nonet.py")
 
 
 def test_macs_of_lenet5_equal_a_hand_count():
