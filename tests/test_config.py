@@ -268,3 +268,10 @@ def test_make_repro_checks_the_params_before_dvc_runs(tmp_path):
         result.stderr)
     assert "dvc repro" not in result.stdout  # make echoes each command before it runs it
     assert "item.architecture" not in result.stdout + result.stderr
+
+
+def test_the_review_workflow_checks_the_params_before_dvc_runs():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "review.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["results"]["steps"]]
+    first_dvc = next(i for i, run in enumerate(runs) if "dvc " in run or "cnnbench " in run)
+    assert runs[first_dvc] == "cnnbench check"
