@@ -109,8 +109,9 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
     params = repo / "params.yaml"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(repo) == {"train@mynet"}
-        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet"}
+        assert _pending(repo) == {"train@mynet", "evaluate@mynet"}  # both import it
+        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet",
+                                                                   "evaluate@mynet"}
         run(["git", "checkout", "--", "src"], repo)
         params.write_text(params.read_text().replace(own["line"], ""))
         assert _pending(repo) == {"plot", "summarise"}
@@ -150,7 +151,8 @@ def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
     module = variant / "src/cnnbench/models/resnet18.py"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(variant) == {"train@resnet18", "train@resnet18_b16"}
+        assert _pending(variant) == {f"{stage}@{entry}" for stage in ("train", "evaluate")
+                                     for entry in ("resnet18", "resnet18_b16")}
     finally:
         run(["git", "checkout", "--", "src"], variant)
 
