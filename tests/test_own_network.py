@@ -213,9 +213,12 @@ def test_a_network_evaluate_could_not_use_stops_its_train_stage_in_seconds(users
     assert len(errors) == 1
     assert errors[0].startswith(f"train.py: error: src/cnnbench/models/{name}.py: {error}")
     assert fix in errors[0]
-    assert "Traceback" not in output and "Epoch 1/" not in output
-    assert seconds < 60, f"refused after {seconds:.0f} s"
+    assert "Traceback" not in output and "Epoch 1/" not in output  # refused before training
+    # one start of the stage: well under a minute on an idle 2-core machine, with slack for
+    # a test run that shares the cores
+    assert seconds < 120, f"refused after {seconds:.0f} s"
     assert not (users / "models" / f"{name}.keras").exists()
+    assert not (users / "checkpoints" / name).exists()
 
 
 def test_each_model_keeps_one_distinct_colour_when_others_are_added():
