@@ -1,6 +1,6 @@
 # cnnbench quick start:
 #   make estimate  how long `make repro` will take on this machine (about a minute)
-#   make repro   set up .venv and run the pipeline (dvc repro)
+#   make repro   set up .venv, check params.yaml (cnnbench check), run the pipeline (dvc repro)
 #   make check   set up .venv and run the fast tests (under a minute)
 #   make test    set up .venv and run all the tests
 # Set PYTHON to pick the interpreter that creates .venv (default: python3).
@@ -38,7 +38,7 @@ TORCH_VENV ?= .venv-torch
 
 help:
 	@echo "make estimate  how long make repro will take on this machine, per model"
-	@echo "make repro   set up $(VENV) and run the pipeline (dvc repro)"
+	@echo "make repro   set up $(VENV), check params.yaml, run the pipeline (dvc repro)"
 	@echo "make check   set up $(VENV) and run the fast tests (not the slow ones)"
 	@echo "make test    set up $(VENV) and run all the tests"
 	@echo "make report  BASE=main: Markdown review of the working tree against BASE"
@@ -78,7 +78,9 @@ report: setup
 	$(MAKE) vega || echo "make vega failed: the plots page will load Vega from the CDN"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cnnbench review --base $(BASE) --vega-dir $(VEGA)
 
+# The whole params.yaml is checked first: some mistakes would stop in DVC's own parser.
 repro: setup
+	$(BIN)/cnnbench check
 	KERAS_BACKEND=$(BACKEND) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 estimate: setup

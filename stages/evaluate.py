@@ -33,7 +33,8 @@ def main(argv=None):
     from cnnbench.evaluate import evaluate
 
     metrics = evaluate(args.model, args.model_file, args.data, args.train_log, args.metrics,
-                       args.plots_dir, params.evaluate.batch_size, params.evaluate.tta_flip)
+                       args.plots_dir, params.evaluate.batch_size, params.evaluate.tta_flip,
+                       architecture=params.architectures[args.model])
     print(f"evaluate {args.model}: test accuracy {metrics['test']['accuracy']:.4f}, "
           f"loss {metrics['test']['loss']:.4f} -> {args.metrics}")
 

@@ -123,3 +123,26 @@ def network_files(folder: Path, *names: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / "src" / "cnnbench" / "models" / f"{name}.py", target)
     return folder
+
+
+#: Networks written as users write them, each one file: a registered subclassed keras.Model
+#: (subnet), keras.applications' MobileNetV2 nested in a model (mobilenet), and two that
+#: evaluate could not use: a Lambda layer (lambdanet), logits without softmax (logitnet).
+NETWORKS = ROOT / "tests" / "networks"
+
+
+def add_model_line(repo: Path, line: str) -> None:
+    """Append ``line`` (an entry, indented) to the ``models`` section of ``repo``'s
+    params.yaml, as a user would, comments and the other sections kept."""
+    params = repo / "params.yaml"
+    params.write_text(re.sub(r"^models:\n(  .*\n)*", lambda m: m[0] + line,
+                             params.read_text(), count=1, flags=re.MULTILINE))
+
+
+def add_network(repo: Path, name: str) -> str:
+    """Add ``NETWORKS/<name>.py`` to ``repo`` as one file in the package's models folder
+    and one line under ``models``; returns the line."""
+    shutil.copy2(NETWORKS / f"{name}.py", repo / "src" / "cnnbench" / "models" / f"{name}.py")
+    line = f"  {name}: {{architecture: src/cnnbench/models/{name}.py}}\n"
+    add_model_line(repo, line)
+    return line

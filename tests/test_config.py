@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import net, changed_params
+from helpers import SEED_REFERENCE, changed_params, net, network_files, write_params
 
 from cnnbench.errors import ParamsError
 from cnnbench.config import load_params, parse_params
@@ -94,7 +94,8 @@ COUNT = r"must be an integer in \[1, 2147483647\]"
 
 @pytest.mark.parametrize("changes, message", [
     ({"train__epoch": 3}, r"unknown key 'train\.epoch' \(did you mean 'train\.epochs'\?\)"),
-    ({"trian": {}}, r"unknown key 'trian' \(did you mean 'train'\?\)"),
+    ({"trian": {}}, r"unknown section 'trian' \(did you mean 'train'\?\); the sections "
+                    r"are data, train, recipes, models, evaluate"),
     ({"data__sourse": "x"}, r"unknown key 'data\.sourse' \(did you mean 'data\.source'\?\)"),
     ({"train__epochs": 0}, rf"train\.epochs {COUNT}, got 0"),
     ({"train__epochs": "five"}, r"train\.epochs must be an integer, got 'five'"),
@@ -123,7 +124,9 @@ COUNT = r"must be an integer in \[1, 2147483647\]"
                                                    r"'\.\./x\.py' is outside the project"),
     ({"models__big": {"architecture": "/etc/x.py"}}, r"is outside the project"),
     ({"models__Big-1": net("vgg16")}, r"models\.Big-1: names are lowercase letters, digits"),
-    ({"variants": {"big": net("vgg16")}}, r"variants: list these entries under 'models'"),
+    ({"variants": {"big": net("vgg16")}}, r"^unknown section 'variants'; the sections are "
+                                          r"data, train, recipes, models, evaluate: move its "
+                                          r"keys into one of them or delete it$"),
     ({"evaluate__tta_flip": "yes"}, r"evaluate\.tta_flip must be true or false, got 'yes'"),
     ({"train__tta_flip": True}, r"unknown key 'train\.tta_flip'"),
     # every number is refused where its consumer would fail, not deep inside a stage
@@ -203,3 +206,72 @@ def test_train_stage_rejects_a_model_missing_from_params(tmp_path):
     assert "model 'lenet' is not listed under 'models'" in result.stderr
     assert "did you mean 'lenet5'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_with_the_project_folder_each_architecture_file_must_be_in_it(tmp_path):
+    assert load_params(ROOT / "params.yaml", root=ROOT).architectures["lenet5"].endswith(".py")
+    with pytest.raises(ParamsError, match=r"models\.mynet\.architecture: "
+                                          r"'src/cnnbench/models/mynet\.py': no such file in "):
+        parse_params(changed_params(models__mynet=net("mynet")), root=ROOT)
+    (tmp_path / "outside.py").write_text("")
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "nets").symlink_to(tmp_path)
+    with pytest.raises(ParamsError, match=r"models\.big\.architecture: 'nets/outside\.py' is "
+                                          r"outside the project \(a link out of it\)"):
+        parse_params(changed_params(models={"big": {"architecture": "nets/outside.py"}}),
+                     root=tmp_path / "project")
+
+
+def cnnbench_check(folder: Path, **changes) -> subprocess.CompletedProcess:
+    """``cnnbench check`` run in ``folder`` on the project's params with ``changes``."""
+    write_params(folder / "params.yaml", **changes)
+    return subprocess.run([sys.executable, "-m", "cnnbench", "check"], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("changes, line", [
+    # DVC's own parser would stop first: "Could not find 'item.architecture'"
+    ({"models__smallnet": {}}, "models.smallnet.architecture: missing; name the network's .py "
+                               "file, e.g. smallnet: {architecture: "
+                               "src/cnnbench/models/smallnet.py}"),
+    # no stage depends on it, so no stage would ever say so
+    ({"variants": {"big": net("vgg16")}}, "unknown section 'variants'; the sections are data, "
+                                          "train, recipes, models, evaluate: move its keys "
+                                          "into one of them or delete it"),
+    ({"train__epochs": "five"}, "train.epochs must be an integer, got 'five'"),
+    ({"models__mynet": net("mynet")}, "models.mynet.architecture: "
+                                      "'src/cnnbench/models/mynet.py': no such file in "),
+])
+def test_cnnbench_check_names_the_key_and_what_to_write_in_one_line(tmp_path, changes, line):
+    network_files(tmp_path, *SEED_REFERENCE)  # the project's networks
+    result = cnnbench_check(tmp_path, **changes)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"cnnbench check: error: params.yaml: {line}")
+    assert cnnbench_check(tmp_path).stdout == (
+        "params.yaml: valid; 5 models: lenet5, alexnet8, vgg16, inception10, resnet18\n")
+
+
+def test_make_repro_checks_the_params_before_dvc_runs(tmp_path):
+    for name in ("src", "pyproject.toml", "dvc.yaml"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    installed = tmp_path / "installed"
+    installed.touch()  # newer than pyproject.toml: make installs nothing
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(changed_params(models={
+        "smallnet": {}})))
+    result = subprocess.run(
+        ["make", "-f", str(ROOT / "Makefile"), "repro", f"PYTHON={sys.executable}",
+         f"VENV={Path(sys.executable).parent.parent}", f"STAMP={installed}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "cnnbench check: error: params.yaml: models.smallnet.architecture: missing" in (
+        result.stderr)
+    assert "dvc repro" not in result.stdout  # make echoes each command before it runs it
+    assert "item.architecture" not in result.stdout + result.stderr
+
+
+def test_the_review_workflow_checks_the_params_before_dvc_runs():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "review.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["results"]["steps"]]
+    first_dvc = next(i for i, run in enumerate(runs) if "dvc " in run or "cnnbench " in run)
+    assert runs[first_dvc] == "cnnbench check"

@@ -4,16 +4,18 @@ networks outside the package and the multiply-accumulate count."""
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from helpers import DEFAULT_PARAMS, SEED_REFERENCE
+from helpers import DEFAULT_PARAMS, NETWORKS, SEED_REFERENCE
 
 from cnnbench import models
 from cnnbench.errors import CnnbenchError
 from cnnbench.models.macs import count_macs
+from cnnbench.models.saving import check_network, load_model
 
 
 def _count(weights) -> int:
@@ -96,20 +98,23 @@ def test_a_project_file_is_built_and_paths_outside_or_odd_names_are_refused(tmp_
     monkeypatch.chdir(project)
     for spec, message in (("../outside.py", "outside the project"),
                           ("nets/tiny.py", "outside the project"),  # a link out of it
-                          ("os;rm", "unknown model"), ("a.b-c", "nor a dotted module name"),
+                          ("os;rm", "unknown model"), ("tinypkg.net", "unknown model"),
                           ("none.py", "no such file")):
         with pytest.raises(CnnbenchError, match=message):
             models.build(spec)
 
 
-def test_an_installed_module_is_built_by_its_dotted_name(tmp_path, monkeypatch):
+def test_an_installed_network_is_named_through_a_one_line_file(tmp_path, monkeypatch):
     (tmp_path / "tinypkg").mkdir()
     (tmp_path / "tinypkg" / "__init__.py").write_text("")
     (tmp_path / "tinypkg" / "net.py").write_text(TINY_NET)
+    (tmp_path / "theirnet.py").write_text("from tinypkg.net import build\n")
+    (tmp_path / "nonet.py").write_text("from tinypkg.none import build\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert models.build("tinypkg.net", num_classes=5).output.shape[-1] == 5
-    with pytest.raises(CnnbenchError, match="No module named 'tinypkg.none'"):
-        models.build("tinypkg.none")
+    monkeypatch.chdir(tmp_path)
+    assert models.build("theirnet.py", num_classes=5).output.shape[-1] == 5
+    with pytest.raises(CnnbenchError, match="nonet.py: No module named 'tinypkg.none'"):
+        models.build("nonet.py")
 
 
 def test_macs_of_lenet5_equal_a_hand_count():
@@ -134,6 +139,51 @@ def test_macs_of_grouped_depthwise_separable_transposed_and_dense_layers():
             + 4 * 4 * 4 * 2 * 2 * 2            # transposed: each input position scatters
             + 4 * 4 * 2 * 3 + 48 * 5)          # dense at 16 positions, then 48 -> 5
     assert count_macs(model) == hand
+
+
+@pytest.mark.parametrize("name", ["subnet", "mobilenet"])
+def test_a_subclassed_or_nested_network_passes_the_check_and_its_macs_are_counted(
+        name, monkeypatch, tmp_path):
+    monkeypatch.chdir(NETWORKS.parent)  # architectures are paths from the project root
+    check_network(f"networks/{name}.py", num_classes=10)
+    model = models.build(f"networks/{name}.py")
+    model(np.zeros((1, 32, 32, 3)), training=False)  # a subclassed model builds when called
+    model.save(tmp_path / "model.keras")
+    loaded = load_model(tmp_path / "model.keras", f"networks/{name}.py")
+    assert count_macs(loaded) == count_macs(model) > 0  # as evaluate counts them
+    if name == "subnet":  # a 3x3x3->8 convolution at 32x32, then 8->10 dense
+        assert count_macs(model) == 32 * 32 * 8 * 27 + 8 * 10
+    else:  # the applications network is counted through, then the 1280->10 classifier
+        inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+        assert count_macs(model) == count_macs(inner) + 1280 * 10 > 10**6
+
+
+@pytest.mark.parametrize("name, error", [
+    ("lambdanet", r"networks/lambdanet\.py: the saved network would not load in Keras' safe "
+                  r"mode \(Requested the deserialization of a `Lambda` layer .*\); use a "
+                  r"Rescaling layer or a registered layer instead of a Lambda"),
+    ("logitnet", r"networks/logitnet\.py: the output is not a probability distribution "
+                 r"\(values from -?[\d.]+ to [\d.]+, rows summing to .*\); end with a softmax"),
+    ("unregistered", r"networks/unregistered\.py: the saved network would not load in Keras' "
+                     r"safe mode \(Could not locate class 'SubNet'.*\); register each class of "
+                     r"your own with @keras\.saving\.register_keras_serializable\(\)"),
+    ("tenclasses", r"networks/tenclasses\.py: outputs shape \(10,\) for each image, not one "
+                   r"probability per class \(3,\)"),
+])
+def test_a_network_evaluate_could_not_use_is_refused_with_its_fix(name, error, monkeypatch,
+                                                                  tmp_path):
+    (tmp_path / "networks").mkdir()
+    for source in NETWORKS.glob("*.py"):
+        shutil.copy(source, tmp_path / "networks")
+    subnet = (NETWORKS / "subnet.py").read_text()
+    (tmp_path / "networks" / "unregistered.py").write_text(
+        subnet.replace('@keras.saving.register_keras_serializable(package="subnet")\n', ""))
+    (tmp_path / "networks" / "tenclasses.py").write_text(
+        TINY_NET.replace("Dense(num_classes", "Dense(10").replace('name="out")', 'name="out", '
+                                                                   'activation="softmax")'))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CnnbenchError, match=f"^{error}"):
+        check_network(f"networks/{name}.py", num_classes=3 if name == "tenclasses" else 10)
 
 
 def test_model_modules_are_backend_neutral():

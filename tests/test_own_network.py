@@ -1,5 +1,6 @@
-"""Bring your own network: the docs' example followed literally in a temporary project, and a
-variant of resnet18 trained beside it, each on a tiny image-folder archive for 1 epoch.
+"""Bring your own network: the docs' example followed literally in a temporary project, a
+variant of resnet18 trained beside it, and networks written as users write them (subclassed,
+keras.applications, a Lambda layer, logits), each on a tiny image-folder archive for 1 epoch.
 
 The temporary projects import cnnbench from their own copy of ``src`` (PYTHONPATH), as a
 clone would, so a network file added there is found by the stages.
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 from archives import make_image_folder
-from helpers import net, ROOT, make_project, ran_stages, run
+from helpers import ROOT, add_model_line, add_network, make_project, net, ran_stages, run
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
 ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
@@ -51,9 +53,7 @@ def own(tmp_path_factory) -> dict:
     code, = _blocks("python")
     line = next(b for b in _blocks("yaml") if b.lstrip().startswith("mynet:"))
     (repo / "src/cnnbench/models/mynet.py").write_text(code)
-    params = repo / "params.yaml"
-    params.write_text(re.sub(r"^models:\n(  .*\n)*", lambda m: m[0] + line,
-                             params.read_text(), count=1, flags=re.MULTILINE))  # the section's end
+    add_model_line(repo, line)
     planned = _pending(repo)  # `dvc repro --dry` stops at evaluate@mynet's missing model
     _dvc(repo, "repro")
     run(["git", "add", "-A"], repo)
@@ -109,8 +109,9 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
     params = repo / "params.yaml"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(repo) == {"train@mynet"}
-        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet"}
+        assert _pending(repo) == {"train@mynet", "evaluate@mynet"}  # both import it
+        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet",
+                                                                   "evaluate@mynet"}
         run(["git", "checkout", "--", "src"], repo)
         params.write_text(params.read_text().replace(own["line"], ""))
         assert _pending(repo) == {"plot", "summarise"}
@@ -150,9 +151,74 @@ def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
     module = variant / "src/cnnbench/models/resnet18.py"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(variant) == {"train@resnet18", "train@resnet18_b16"}
+        assert _pending(variant) == {f"{stage}@{entry}" for stage in ("train", "evaluate")
+                                     for entry in ("resnet18", "resnet18_b16")}
     finally:
         run(["git", "checkout", "--", "src"], variant)
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory) -> Path:
+    """lenet5, then a registered subclassed keras.Model and keras.applications' MobileNetV2,
+    each added as one file and one line, run through the pipeline once and committed."""
+    base = tmp_path_factory.mktemp("users")
+    archive = make_image_folder(base / "data", train_per_class=2, test_per_class=1)
+    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
+                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
+    for name in ("subnet", "mobilenet"):
+        add_network(repo, name)
+    _dvc(repo, "repro")
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "subnet, mobilenet"], repo)
+    return repo
+
+
+@pytest.mark.slow
+def test_a_subclassed_and_a_nested_applications_network_train_evaluate_and_are_summarised(
+        users):
+    table = pd.read_csv(users / "reports/summary.csv", index_col="model")
+    assert list(table.index) == ["lenet5", "subnet", "mobilenet"]
+    assert table.loc["subnet", "test.accuracy"] >= 0  # evaluate@subnet loaded its model
+    # SubNet: a 3x3x3->8 convolution at 32x32, then 8->10 dense; MobileNetV2 through its
+    # nested model (the 35% width: about a million)
+    assert table.loc["subnet", "flops.macs"] == 32 * 32 * 8 * 27 + 8 * 10
+    assert table.loc["mobilenet", "flops.macs"] > 10**6
+    summary = (users / "reports/summary.md").read_text()
+    assert any(line.startswith("| subnet ") for line in summary.splitlines())
+    assert "subnet" in summary.split("- ours: ")[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, error, fix", [
+    ("lambdanet", "the saved network would not load in Keras' safe mode (Requested the "
+                  "deserialization of a `Lambda` layer whose `function` is a Python lambda)",
+     "use a Rescaling layer or a registered layer instead of a Lambda"),
+    ("logitnet", "the output is not a probability distribution (values from ",
+     "end with a softmax"),
+])
+def test_a_network_evaluate_could_not_use_stops_its_train_stage_in_seconds(users, name,
+                                                                           error, fix):
+    add_network(users, name)
+    try:
+        start = time.monotonic()
+        result = _dvc(users, "repro", check=False)
+        seconds = time.monotonic() - start
+    finally:
+        (users / f"src/cnnbench/models/{name}.py").unlink()
+        run(["git", "checkout", "--", "params.yaml"], users)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert ran_stages(result.stdout) == {f"train@{name}"}
+    errors = [line for line in output.splitlines() if line.startswith("train.py: error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"train.py: error: src/cnnbench/models/{name}.py: {error}")
+    assert fix in errors[0]
+    assert "Traceback" not in output and "Epoch 1/" not in output  # refused before training
+    # one start of the stage: well under a minute on an idle 2-core machine, with slack for
+    # a test run that shares the cores
+    assert seconds < 120, f"refused after {seconds:.0f} s"
+    assert not (users / "models" / f"{name}.keras").exists()
+    assert not (users / "checkpoints" / name).exists()
 
 
 def test_each_model_keeps_one_distinct_colour_when_others_are_added():

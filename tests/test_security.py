@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 from archives import CLASSES, make_image_folder, make_official_tarball
-from helpers import write_params
+from helpers import network_files, write_params
 from cnnbench.data.readers import read_source
 from cnnbench.errors import CnnbenchError, DataError
 
@@ -261,6 +261,7 @@ def test_a_model_file_with_code_in_it_is_refused_by_evaluate(tmp_path):
     prepare(tmp_path / "raw", tmp_path / "d.npz", tmp_path / "d.json")
     (tmp_path / "log.json").write_text('{"train": {"loss": 1.0, "accuracy": 0.5}}')
     write_params(tmp_path / "params.yaml")
+    network_files(tmp_path, "lenet5")  # evaluate imports the entry's network first
     inputs = keras.Input((32, 32, 3))
     # a Lambda layer's function is saved as bytecode and would run when the model is rebuilt
     hidden = keras.layers.Lambda(eval(f"lambda t: (__import__('os').system('touch {marker}'), "

@@ -5,7 +5,8 @@ stage depends on one wing and the ground floor, never on a wing above its own:
 
 Ground floor (every stage may use it; it changes rarely):
 
-- ``config``    params.yaml into frozen, validated dataclasses (params, builder, merge rules)
+- ``config``    params.yaml into frozen, validated dataclasses (params, builder, merge rules,
+                ``cnnbench check``)
 - ``errors``    the error classes a user can cause, each reported as one line
 - ``files``     atomic writes and checksums: an output is complete or absent
 - ``stop``      the stop flag that Ctrl-C and SIGTERM set
@@ -13,11 +14,13 @@ Ground floor (every stage may use it; it changes rarely):
 - ``runner``    the stage wrapper (one-line errors, signals, quiet TensorFlow start-up);
                 it shapes no output, so no stage depends on it
 - ``cli``       the ``cnnbench`` command, which runs the modules of ``review`` and ``tools``
+                (and ``config.check``)
 
 Wings, in pipeline order:
 
 - ``data``      fetch, readers (the untrusted-input boundary), prepare, dataset
-- ``models``    one module per network, shared blocks, the registry, MACs counting
+- ``models``    one module per network, shared blocks, the registry, MACs counting, saving
+                (a trained network loaded; a new one checked before it trains)
 - ``training``  train, recipe, inputs, checkpoint, distribute, logs
 - ``evaluate``  a trained model's test metrics, confusion matrix and throughput
 - ``report``    results, statistics, noise, summary, figures (the plot and summarise stages)

@@ -1,5 +1,6 @@
 """The ``cnnbench`` command: one entry point for the tools around the pipeline.
 
+    cnnbench check           validate params.yaml before `dvc repro`
     cnnbench estimate        how long `dvc repro` will take on this machine
     cnnbench bench --help    each command has its own --help
 
@@ -20,6 +21,8 @@ from cnnbench.runner import run_stage
 
 #: command -> (module whose ``main(argv)`` it runs, one line of help). One line adds one.
 COMMANDS = {
+    "check": ("cnnbench.config.check", "validate the whole params.yaml before DVC runs (make "
+              "repro runs it first)"),
     "estimate": ("cnnbench.tools.estimate", "how long `dvc repro` will take here, per model and in "
                  "total"),
     "bench": ("cnnbench.tools.bench", "training and inference throughput of the models"),

@@ -38,6 +38,7 @@ from cnnbench.errors import DataError
 from cnnbench.data.dataset import Dataset, load_prepared
 from cnnbench.files import atomic_path, write_json
 from cnnbench.models.macs import count_macs
+from cnnbench.models.saving import load_model
 from cnnbench.training.logs import open_live
 from cnnbench.machine import describe, label
 
@@ -81,16 +82,6 @@ def read_train_log(path: str | os.PathLike) -> dict:
     return log
 
 
-def load_model(model_file: str | os.PathLike) -> keras.Model:
-    """Load a .keras file in Keras' safe mode: a file cannot make Keras run code it carries
-    (a ``Lambda`` layer's Python function) or import modules outside Keras."""
-    try:
-        return keras.saving.load_model(model_file, compile=False, safe_mode=True)
-    except Exception as err:  # noqa: BLE001 - any loading failure is a bad model file
-        reason = " ".join(str(err).split()).split(". ")[0] or type(err).__name__
-        raise DataError(f"{model_file}: cannot load the model ({reason})") from None
-
-
 def apply_protocol(metrics: dict, dataset: Dataset, log: dict) -> None:
     """Add ``protocol`` and the last epoch's ``validation`` scores to ``metrics`` when
     training validated on held-out training images; the seed's metrics stay as they were."""
@@ -105,17 +96,20 @@ def apply_protocol(metrics: dict, dataset: Dataset, log: dict) -> None:
 
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
-             plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False) -> dict:
+             plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False,
+             architecture: str | None = None) -> dict:
     """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``.
 
     ``tta_flip``: score the mean prediction of each image and its mirror image.
+    ``architecture``: the network's file, imported before the model is loaded (its own
+    registered classes), ``name``'s package model by default.
     """
     if not Path(model_file).is_file():
         raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
     log = read_train_log(train_log)
     dataset = load_prepared(data_file)
     # The plain cross-entropy whatever the training loss was (label smoothing changes it)
-    model = load_model(model_file)
+    model = load_model(model_file, architecture or name)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     y = dataset.test.y
     # Keras' own loss, exactly as in training and validation on this backend

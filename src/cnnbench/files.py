@@ -1,4 +1,5 @@
-"""Atomic file writes: an output is either complete or absent, never half-written."""
+"""Atomic file writes: an output is either complete or absent, never half-written; and
+file digests, read in chunks."""
 
 from __future__ import annotations
 
@@ -85,16 +86,17 @@ def write_json(path: str | os.PathLike, obj: object) -> None:
 
 def md5sum(path: str | os.PathLike) -> str:
     """The md5 of a file's bytes (hex)."""
-    return _digest(path, hashlib.md5())
+    return digest_file(path, hashlib.md5()).hexdigest()
 
 
 def sha256sum(path: str | os.PathLike) -> str:
     """The sha256 of a file's bytes (hex)."""
-    return _digest(path, hashlib.sha256())
+    return digest_file(path, hashlib.sha256()).hexdigest()
 
 
-def _digest(path: str | os.PathLike, digest, chunk: int = 1 << 20) -> str:
+def digest_file(path: str | os.PathLike, digest, chunk: int = 1 << 20):
+    """``digest`` (a ``hashlib`` object) updated with a file's bytes, read in chunks."""
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             digest.update(block)
-    return digest.hexdigest()
+    return digest

@@ -17,8 +17,13 @@ Sections (one per stage, as in params.yaml):
                 ``architecture``, with overrides of ``train`` keys
 - ``evaluate``  read by evaluate
 
+A section no stage reads is an error too, and ``cnnbench check`` (``check``; ``make
+repro`` runs it first) validates the whole file, the architectures' files included,
+before DVC parses it.
+
 The modules: ``params`` (the dataclasses and their ranges), ``build`` (YAML into a
-dataclass, key by key), ``merge`` (train, then the recipe, then the model's entry).
+dataclass, key by key), ``merge`` (train, then the recipe, then the model's entry),
+``check`` (the command).
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ __all__ = ["DISTRIBUTIONS", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DataParams
            "EvaluateParams", "Params", "TrainParams", "load_params", "parse_params"]
 
 
-def load_params(path: str | os.PathLike = "params.yaml") -> Params:
-    """Read and validate ``path``; every problem is a ``ParamsError`` naming the file."""
+def load_params(path: str | os.PathLike = "params.yaml",
+                root: str | os.PathLike | None = None) -> Params:
+    """Read and validate ``path``; every problem is a ``ParamsError`` naming the file.
+    With ``root`` (the project's folder), each architecture's file must be there too."""
     try:
         with open(path) as fh:
             raw = yaml.safe_load(fh)
@@ -50,6 +57,6 @@ def load_params(path: str | os.PathLike = "params.yaml") -> Params:
         raise ParamsError(f"{path}: not valid YAML{where}: "
                           f"{getattr(err, 'problem', err)}") from None
     try:
-        return parse_params(raw)
+        return parse_params(raw, root)
     except ParamsError as err:
         raise ParamsError(f"{path}: {err}") from None

@@ -4,16 +4,17 @@ entry under ``models``; the later wins.
 - ``train.recipe`` names an entry of ``recipes`` (``seed``, the default, needs none);
   a recipe may not choose another recipe, and a model may not choose its own.
 - Each entry of ``models`` names its network by ``architecture``: a ``.py`` file inside
-  the project defining ``build(num_classes, input_shape)``. The file is the entry's train
-  stage's dependency in dvc.yaml, so editing one network reruns that model only. Two
-  entries may share a file (a second setting of one network, compared side by side).
+  the project defining ``build(num_classes, input_shape)``. The file is a dependency of the
+  entry's train and evaluate stages in dvc.yaml (both import it), so editing one network
+  reruns that model only. Two entries may share a file (a second setting of one network,
+  compared side by side).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cnnbench.config.build import build, suggest
@@ -24,17 +25,16 @@ SECTIONS = ("data", "train", "recipes", "models", "evaluate")
 EXAMPLE = "{architecture: src/cnnbench/models/lenet5.py}"
 
 
-def parse_params(raw: Any) -> Params:
-    """Validate a params mapping (as read from params.yaml) into ``Params``."""
+def parse_params(raw: Any, root: str | os.PathLike | None = None) -> Params:
+    """Validate a params mapping (as read from params.yaml) into ``Params``; with ``root``,
+    the project's folder, each architecture's file must also be there."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params must be a mapping of sections, got {raw!r}")
     for key in raw:
-        if key == "variants":
-            raise ParamsError("variants: list these entries under 'models', each with its "
-                              "architecture, e.g. resnet18_bf16: {architecture: "
-                              "src/cnnbench/models/resnet18.py, precision: mixed_bfloat16}")
-        if key not in SECTIONS:
-            raise ParamsError(f"unknown key '{key}'{suggest(str(key), SECTIONS)}")
+        if key not in SECTIONS:  # no stage would read it, so nothing else would say so
+            raise ParamsError(f"unknown section '{key}'{suggest(str(key), SECTIONS)}; the "
+                              f"sections are {', '.join(SECTIONS)}: move its keys into one "
+                              "of them or delete it")
     for key in ("data", "models"):
         if key not in raw:
             raise ParamsError(f"missing section '{key}'")
@@ -48,7 +48,7 @@ def parse_params(raw: Any) -> Params:
                           f"overrides, e.g. lenet5: {EXAMPLE}, got {entries!r}")
     models, architectures = {}, {}
     for name, overrides in entries.items():
-        overrides = _entry(name, overrides)
+        overrides = _entry(name, overrides, root)
         architectures[name] = overrides.pop("architecture")
         models[name] = build(TrainParams, {**train_raw, **overrides}, f"models.{name}")
     return Params(
@@ -60,7 +60,7 @@ def parse_params(raw: Any) -> Params:
     )
 
 
-def _entry(name: Any, overrides: Any) -> dict:
+def _entry(name: Any, overrides: Any, root: str | os.PathLike | None) -> dict:
     """Check one entry of ``models``; return a copy of its overrides with its architecture."""
     where = f"models.{name}"
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
@@ -76,19 +76,30 @@ def _entry(name: Any, overrides: Any) -> dict:
     if "architecture" not in overrides:
         raise ParamsError(f"{where}.architecture: missing; name the network's .py file, "
                           f"e.g. {name}: {{architecture: src/cnnbench/models/{name}.py}}")
-    check_architecture(f"{where}.architecture", overrides["architecture"])
+    check_architecture(f"{where}.architecture", overrides["architecture"], root)
     return overrides
 
 
-def check_architecture(where: str, spec: Any) -> None:
-    """An architecture must be a relative path to a ``.py`` file inside the project: it is
-    a train stage's dependency, and importing it runs the user's own network. Whether the
-    file exists is checked where it is imported (``models.build``), in the train stage."""
+def check_architecture(where: str, spec: Any,
+                       root: str | os.PathLike | None = None) -> Path | None:
+    """An architecture is the path of a ``.py`` file inside the project, from its root: it
+    is a train stage's dependency, and importing it runs the user's own network. With
+    ``root``, the file must also be there, links resolved (checked before importing it and
+    by ``cnnbench check``); returns its resolved path then."""
     if not isinstance(spec, str) or not spec.endswith(".py"):
         raise ParamsError(f"{where} must be the path of a .py file in the project "
                           f"(e.g. src/cnnbench/models/resnet18.py), got {spec!r}")
     if PurePosixPath(spec).is_absolute() or os.path.normpath(spec).startswith(".."):
         raise ParamsError(f"{where}: {spec!r} is outside the project")
+    if root is None:
+        return None
+    path = (Path(root) / spec).resolve()
+    if not path.is_relative_to(Path(root).resolve()):
+        raise ParamsError(f"{where}: {spec!r} is outside the project (a link out of it)")
+    if not path.is_file():
+        raise ParamsError(f"{where}: {spec!r}: no such file in {Path(root).resolve()} (write "
+                          "the path from the project root, and run from there)")
+    return path
 
 
 def _recipe(recipes: Any, train_raw: dict, name: str) -> dict:

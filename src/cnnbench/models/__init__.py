@@ -8,11 +8,12 @@ input is raw pixels (0-255) and whose first layer scales them to [0, 1], as the 
 without ``build`` (``blocks``) are not models. No list is kept by hand: the models are
 found by listing the package, and the order of a run is the order of ``params.yaml``.
 
-A network outside the package is named by an *architecture*: a ``.py`` file inside the
-project (``nets/mynet.py``) or the dotted name of an installed module (``mypkg.nets``),
-which must define the same ``build``. Importing it runs its code: it is the user's own
-network, named in their params; paths outside the project and names that are not
-dotted identifiers are refused.
+Any network is named by an *architecture*: a ``.py`` file inside the project
+(``src/cnnbench/models/lenet5.py``, ``nets/mynet.py``) defining the same ``build``, checked
+by ``config.merge.check_architecture``; a package model's key (``lenet5``) is short for its
+file. Importing it runs its code: it is the user's own network, named in their params;
+paths outside the project are refused. ``saving`` loads a trained network and checks a new
+one before it trains; ``macs`` counts its multiply-accumulates.
 
 Listing reads the modules' source (``ast``) and imports nothing, so reading the registry
 does not import Keras, and each pipeline stage imports only its own model's module. Of that
@@ -29,14 +30,17 @@ import importlib
 import importlib.util
 import pkgutil
 import re
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cnnbench.config.merge import check_architecture
+from cnnbench.errors import CnnbenchError
 
 if TYPE_CHECKING:
     import keras
 
-_PACKAGE_DIR = Path(__file__).parent
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _top_level(path: Path) -> tuple[set[str], dict[str, str]]:
@@ -71,52 +75,37 @@ def unknown_model(key: str) -> str:
     return f"unknown model {key!r}{hint}; known models: {', '.join(known)}"
 
 
-def check_architecture(spec: str, root: str | Path = ".") -> str:
-    """Raise ``ValueError`` unless ``spec`` is a package model key, a ``.py`` file inside
-    ``root`` or a dotted module name; return its kind: ``key``, ``file`` or ``module``."""
-    if spec in available():
-        return "key"
-    if spec.endswith(".py"):
-        path = (Path(root) / spec).resolve()
-        if not path.is_relative_to(Path(root).resolve()):
-            raise ValueError(f"{spec!r} is outside the project")
-        if not path.is_file():
-            raise ValueError(f"{spec!r}: no such file in {Path(root).resolve()} (an "
-                             "architecture is a path from the project root; run from there)")
-        return "file"
-    if "." not in spec:
-        raise ValueError(unknown_model(spec))
-    if not _DOTTED.fullmatch(spec):
-        raise ValueError(f"{spec!r} is neither a model of the package, a .py file in the "
-                         "project nor a dotted module name")
-    return "module"
+def locate(architecture: str) -> Path:
+    """The file of ``architecture``, a package model's key or a project ``.py`` file from
+    the current folder; ``CnnbenchError`` when there is none."""
+    if architecture in available():
+        return _PACKAGE_DIR / f"{architecture}.py"
+    if not architecture.endswith(".py"):
+        raise CnnbenchError(unknown_model(architecture))
+    return check_architecture("architecture", architecture, root=".")
 
 
-def _load(spec: str):
-    """Import the module of architecture ``spec`` (checked by ``check_architecture``)."""
-    kind = check_architecture(spec)
-    path = Path(spec).resolve() if kind == "file" else None
-    if kind == "key" or (path is not None and path.parent == _PACKAGE_DIR):
-        # a package model, by key or by its file: imported as the package's own module
-        return importlib.import_module(f"{__name__}.{path.stem if path else spec}")
-    if kind == "module":
-        return importlib.import_module(spec)
-    name = "cnnbench_user_" + re.sub(r"\W", "_", spec.removesuffix(".py"))
+def load_module(architecture: str) -> types.ModuleType:
+    """Import the module of ``architecture`` (``locate``): a package model as the package's
+    own module, any other file under a name of its own. Its classes registered with
+    ``keras.saving.register_keras_serializable`` are then known to ``keras.saving``."""
+    path = locate(architecture)
+    if path.parent == _PACKAGE_DIR:
+        return importlib.import_module(f"{__name__}.{path.stem}")
+    name = "cnnbench_user_" + re.sub(r"\W", "_", architecture.removesuffix(".py"))
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except (ImportError, SyntaxError) as err:
+        raise CnnbenchError(f"{architecture}: {err}") from None
     return module
 
 
 def build(architecture: str, num_classes: int = 10,
           input_shape: tuple[int, int, int] = (32, 32, 3)) -> keras.Model:
-    """Build the network ``architecture``: a model key, a project .py file or a module."""
-    from cnnbench.errors import CnnbenchError
-
-    try:
-        module = _load(architecture)
-    except (ValueError, ImportError, SyntaxError) as err:
-        raise CnnbenchError(str(err)) from None
+    """Build the network ``architecture``: a model key or a project .py file."""
+    module = load_module(architecture)
     if not callable(getattr(module, "build", None)):
         raise CnnbenchError(f"{architecture}: defines no build(num_classes, input_shape)")
     return module.build(num_classes=num_classes, input_shape=input_shape)

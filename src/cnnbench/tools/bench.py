@@ -2,8 +2,8 @@
 
     cnnbench bench --models resnet18,vgg16 --batch-size 32 --json out.json
 
-``--models`` takes model keys of ``cnnbench.models`` (default: all of them), ``.py`` files
-in the current folder's project, or dotted module names, each defining ``build``.
+``--models`` takes model keys of ``cnnbench.models`` (default: all of them) or ``.py``
+files in the current folder's project, each defining ``build``.
 
 For each model, through the pipeline's own training path (``train.compile_model`` and
 ``inputs.train_batches``, i.e. the same Keras ``fit`` and input pipeline as ``dvc repro``),
@@ -34,7 +34,7 @@ from pathlib import Path
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.config import PRECISIONS, TrainParams
-from cnnbench.models import available, check_architecture
+from cnnbench.models import available, locate
 
 
 def _images(data: str | None, count: int, seed: int):
@@ -84,6 +84,7 @@ def measure(name: str, batch_size: int, steps: int, warmup_steps: int, repeats: 
     batch_size, seed, steps_per_execution = (params.batch_size, params.seed,
                                              params.steps_per_execution)
     seed_everything(seed)
+    keras.mixed_precision.set_global_policy(params.precision)
     total = warmup_steps + repeats * steps
     x, y = _images(data, total * batch_size, seed)
     build_start = time.perf_counter()
@@ -200,8 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         raise CnnbenchError("--models: no model given")
     for name in names:
         try:
-            check_architecture(name)
-        except ValueError as err:
+            locate(name)
+        except CnnbenchError as err:
             raise CnnbenchError(f"--models: {err}") from None
     for option in ("batch_size", "steps", "repeats", "warmup_steps", "infer_images",
                    "infer_batch_size", "rounds"):

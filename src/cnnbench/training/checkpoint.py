@@ -2,10 +2,11 @@
 
 ``EpochCheckpoint`` saves, after every epoch, the model's weights and optimizer state
 (``model.save_weights``) and the epoch records into a folder outside the stage's outputs,
-swapping a complete new copy in for the old one, so that a kill at any moment (SIGKILL
-included) leaves the last complete checkpoint. ``restore`` loads it before ``fit`` when
-its fingerprint (model, params, data) matches this run; ``remove`` deletes it once the
-run's outputs are written.
+swapping a complete new copy in for the old one as every output is (``files.atomic_path``),
+so that a kill at any moment (SIGKILL included) leaves the last complete checkpoint; after
+Ctrl-C or SIGTERM, the one before. ``restore`` loads it before ``fit`` when its fingerprint
+(model, params, data) matches this run; ``remove`` deletes it once the run's outputs are
+written.
 
 Keras' ``BackupAndRestore`` writes its weights and its epoch counter as two files in
 place, so a kill between the two can pair weights with the wrong epoch, and it keeps no
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import keras
 
+from cnnbench.files import atomic_path, digest_file
+
 STATE = "state.json"
 WEIGHTS = "checkpoint.weights.h5"
 
@@ -30,9 +33,7 @@ def fingerprint(*parts: object, files: tuple[str | os.PathLike, ...] = ()) -> st
     """A digest of JSON-able ``parts`` and the contents of ``files``."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     for path in files:
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
+        digest_file(path, digest)
     return digest.hexdigest()
 
 
@@ -49,39 +50,27 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def restore(self, model: keras.Model) -> tuple[int, list[dict]]:
         """Load the checkpoint into ``model``: ``(epochs already done, their records)``."""
-        for folder in (self.current, self.directory / "previous"):
-            state_file = folder / STATE
-            if not state_file.is_file():
-                continue
-            try:
-                state = json.loads(state_file.read_text())
-            except ValueError:
-                continue
-            if state.get("key") != self.key:
-                print(f"checkpoint in {self.directory} is for other params or data; "
-                      "starting afresh", flush=True)
-                break
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(folder / WEIGHTS)
-            print(f"resuming from the checkpoint of epoch {state['epochs']} "
-                  f"in {self.directory}", flush=True)
-            return state["epochs"], state["records"]
-        return 0, []
+        try:
+            state = json.loads((self.current / STATE).read_text())
+        except (OSError, ValueError):
+            return 0, []
+        if state.get("key") != self.key:
+            print(f"checkpoint in {self.directory} is for other params or data; "
+                  "starting afresh", flush=True)
+            return 0, []
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.current / WEIGHTS)
+        print(f"resuming from the checkpoint of epoch {state['epochs']} "
+              f"in {self.directory}", flush=True)
+        return state["epochs"], state["records"]
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        staging = self.directory / "staging"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        self.model.save_weights(staging / WEIGHTS)
-        (staging / STATE).write_text(json.dumps(
-            {"key": self.key, "epochs": epoch + 1, "records": self.history.records}))
-        previous = self.directory / "previous"
-        shutil.rmtree(previous, ignore_errors=True)
-        if self.current.exists():
-            os.replace(self.current, previous)
-        os.replace(staging, self.current)
-        shutil.rmtree(previous, ignore_errors=True)
+        with atomic_path(self.current) as staging:
+            staging.mkdir()
+            self.model.save_weights(staging / WEIGHTS)
+            (staging / STATE).write_text(json.dumps(
+                {"key": self.key, "epochs": epoch + 1, "records": self.history.records}))
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from cnnbench import models
+from cnnbench.models.saving import check_network
 from cnnbench.training import distribute
 from cnnbench.training.checkpoint import EpochCheckpoint, fingerprint
 from cnnbench.stop import raise_if_stopped
@@ -55,7 +56,8 @@ def deterministic_ops() -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Deterministic ops (``deterministic_ops``); seed Python, NumPy and the backend."""
+    """Deterministic ops (``deterministic_ops``); seed Python, NumPy and the backend: what
+    ``train`` does, for the tools that train outside a stage (``cnnbench bench``)."""
     deterministic_ops()
     keras.utils.set_random_seed(seed)
 
@@ -79,8 +81,8 @@ def steps_per_execution(params: TrainParams) -> int:
 
 def compile_model(name: str, num_classes: int, params: TrainParams,
                   steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
-    """Build network ``name`` (a model key, a project .py file or a module) under
-    ``params.precision`` and compile it for training.
+    """Build network ``name`` (a model key or a project .py file) under the global dtype
+    policy (``params.precision``, which the caller sets) and compile it for training.
 
     Returns ``(trainee, model)``: ``model`` is the architecture alone, the one to save;
     ``trainee`` is what ``fit`` trains, ``model`` behind the recipe's augmentation layers,
@@ -88,9 +90,8 @@ def compile_model(name: str, num_classes: int, params: TrainParams,
     come from ``recipe``; ``steps_per_epoch`` spans the learning-rate schedule.
     ``mixed_bfloat16`` computes in bfloat16 with float32 weights; the softmax output stays
     float32 (``models.blocks.apply_classifier``). ``jit_compile`` None leaves Keras' own
-    choice ("auto").
+    choice ("auto"); ``steps_per_execution`` None the device's (``steps_per_execution``).
     """
-    keras.mixed_precision.set_global_policy(params.precision)
     model = models.build(name, num_classes=num_classes)
     trainee = augmented(model, params)
     trainee.compile(optimizer=make_optimizer(params, steps_per_epoch), loss=make_loss(params),
@@ -141,11 +142,15 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     dataset = load_prepared(data_file)
     deterministic_ops()  # before distribute starts JAX
     worker = distribute.start(params.distribution, params.batch_size)
-    params = replace(params, steps_per_execution=steps_per_execution(params))  # as logged
-    seed_everything(params.seed)
     architecture = architecture or name
+    keras.mixed_precision.set_global_policy(params.precision)
+    # What evaluate needs of the trained network, checked now on an untrained one; before
+    # the seed is set, so training draws the same random numbers as without the check.
+    check_network(architecture, len(dataset.class_names))
+    keras.utils.set_random_seed(params.seed)
     trainee, model = compile_model(architecture, len(dataset.class_names), params,
                                    steps_per_epoch(len(dataset.train.y), params.batch_size))
+    params = replace(params, steps_per_execution=trainee.steps_per_execution)  # as logged
     history = EpochHistory(name)
     source = (architecture,) if architecture.endswith(".py") else ()
     key = fingerprint(name, {**asdict(params), "architecture": architecture},
