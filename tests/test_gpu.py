@@ -24,13 +24,13 @@ import pytest
 import yaml
 
 from archives import make_image_folder
+from helpers import ROOT
 from cnnbench import machine
 from cnnbench.tools import build as build_picker
 from cnnbench.config import TrainParams
 from cnnbench.data.prepare import prepare
 from cnnbench.training.train import XLA_DETERMINISTIC, deterministic_ops, train
 
-ROOT = Path(__file__).resolve().parents[1]
 H200 = """#!/bin/sh
 case "$1" in
   --query-gpu=*) echo "NVIDIA H200, 570.86.15";;

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import net, DEFAULT_PARAMS, ROOT, environment, make_project, ran_stages, run, set_params
+from helpers import (DEFAULT_PARAMS, ROOT, commit, environment, net, ran_stages, run, set_params,
+                     tiny_project)
 
 from cnnbench import models as registry
 
@@ -36,15 +36,10 @@ METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("pipeline")
-    archive = make_image_folder(base / "data", train_per_class=16, test_per_class=6,
-                                fmt="tar.gz")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32)
+    repo = tiny_project(tmp_path_factory.mktemp("pipeline"), 16, 6, "tar.gz")
     result = run(["dvc", "repro"], repo)
     (repo / "repro.log").write_text(result.stdout + result.stderr)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "base run"], repo)
+    commit(repo, "base run")
     return repo
 
 
@@ -56,8 +51,7 @@ def changed(repo) -> dict[str, str]:
     before = {m: (repo / f"metrics/{m}.json").read_text() for m in MODELS}
     set_params(repo, models__lenet5=net("lenet5", epochs=2))
     rerun = run(["dvc", "repro"], repo).stdout
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "lenet5: 2 epochs"], repo)
+    commit(repo, "lenet5: 2 epochs")
     return {"again": again, "rerun": rerun, **{f"before:{m}": t for m, t in before.items()}}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import DEFAULT_PARAMS, ROOT, run
+from helpers import DEFAULT_PARAMS, ROOT, commit, run
 
 from cnnbench.report.figures import plot_all
 from cnnbench.review.review import VEGA_FILES, html_template
@@ -47,8 +47,7 @@ def project(tmp_path_factory) -> Path:
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
     _figures(repo)
     run(["git", "init", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "base"], repo)
+    commit(repo, "base")
     for model in MODELS:  # every model's validation accuracy 0.05 higher
         path = repo / f"plots/train/{model}/plots/metrics/val/accuracy.tsv"
         header, *rows = path.read_text().splitlines()
