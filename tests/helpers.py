@@ -22,12 +22,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 import yaml
 
 from archives import make_image_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ROOT / "stages"
+#: Where `make vega` puts the Vega scripts that review pages load offline.
+VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 DEFAULT_PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 #: The seed report's numbers per model (reference/seed_report.yaml).
 SEED_REFERENCE = yaml.safe_load((ROOT / "reference" / "seed_report.yaml").read_text())["models"]
@@ -232,3 +235,27 @@ def serve_folder(root: Path) -> Iterator[tuple[str, list[str]]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
+    """``page`` loaded in headless Chromium with ``args`` (``--dump-dom``, a screenshot);
+    skips the test where Chromium or the offline Vega scripts are missing."""
+    from cnnbench.review.review import VEGA_FILES
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
+    if not all((VEGA_DIR / name).is_file() for name in VEGA_FILES):
+        pytest.skip(f"no Vega scripts in {VEGA_DIR} (make vega)")
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--v=0", "--virtual-time-budget=20000", *args, page.as_uri()],
+        capture_output=True, text=True, timeout=180)
+
+
+def console_errors(result: subprocess.CompletedProcess) -> list[str]:
+    """The lines of a ``chromium`` run in which the page's console reports an error."""
+    return [line for line in result.stderr.splitlines() if ":CONSOLE" in line
+            and re.search(r"Uncaught|Error|Failed to load|ERR_", line)]

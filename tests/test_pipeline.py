@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import (DEFAULT_PARAMS, ROOT, commit, environment, net, ran_stages, run, set_params,
-                     tiny_project)
+from helpers import (DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_errors,
+                     environment, net, ran_stages, run, set_params, tiny_project)
 
 from cnnbench import models as registry
 
-VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])  # the project's models, in its order
 FIGURES = {f"{m}_curves.png" for m in MODELS} | {
     f"{c}.png" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
@@ -257,29 +255,18 @@ def test_review_rejects_an_unknown_base(repo):
 
 @pytest.mark.slow
 def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
     out = tmp_path / "review"
     run([sys.executable, "-m", "cnnbench", "review", "--base", "HEAD~1", "--out", str(out),
          "--summary", "reports/summary.md", "--figures", "plots/figures",
          "--vega-dir", str(VEGA_DIR)], repo)
-    page = out / "plots" / "index.html"
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=180)
+    result = chromium(tmp_path, out / "plots" / "index.html", "--dump-dom")
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', result.stdout)
     # four training-curve charts, and a confusion matrix and per-class bars per model
     expected = 4 + 2 * len(MODELS)
     assert len(canvases) == expected, result.stderr[-2000:]
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
     assert result.stdout.count("<img") == 2 * len(FIGURES)  # each figure of both revisions
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    problems = [line for line in console
-                if re.search(r"Uncaught|Error|Failed to load|ERR_", line)]
+    problems = console_errors(result)
     assert not problems, problems
 
 

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import DEFAULT_PARAMS, ROOT, commit, run
+from helpers import DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_errors, run
 
 from cnnbench.report.figures import plot_all
-from cnnbench.review.review import VEGA_FILES, html_template
+from cnnbench.review.review import html_template
 
-VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])
 CURVES = tuple(f"plots/curves/{stem}.csv" for stem in ("val_accuracy", "val_loss",
                                                       "train_accuracy", "train_loss"))
@@ -67,20 +65,6 @@ def _page(repo: Path, out: Path, *targets: str) -> Path:
     return out / "index.html"
 
 
-def _chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
-    if not all((VEGA_DIR / name).is_file() for name in VEGA_FILES):
-        pytest.skip(f"no Vega scripts in {VEGA_DIR} (make vega)")
-    return subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-         "--v=0", "--virtual-time-budget=20000", *args, page.as_uri()],
-        capture_output=True, text=True, timeout=180)
-
-
 def test_the_curve_charts_name_no_model_and_their_data_holds_every_model(project):
     """dvc.yaml charts each curve from one file of the plot stage, with the template that
     draws a line per model: adding a network to params.yaml adds its curves, no edit here."""
@@ -111,7 +95,7 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     for name in figures:  # two revisions side by side fit on a page
         with Image.open(project / "plots/figures" / name) as image:
             assert image.width <= 1000, (name, image.size)
-    result = _chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom")
+    result = chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom")
     dom = result.stdout
     for name in figures:  # one heading per figure, its two revisions beside each other
         assert dom.count(f"<p>plots/figures/{name}</p>") == 1, name
@@ -123,9 +107,7 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     # the four curve charts, and a confusion matrix and per-class bars per model
     assert len(canvases) == len(CURVES) + 2 * len(MODELS), result.stderr[-2000:]
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    assert not [line for line in console if re.search(r"Uncaught|Error|Failed to load|ERR_",
-                                                      line)]
+    assert not console_errors(result)
 
 
 def test_the_validation_accuracy_chart_draws_both_revisions_curves(project, tmp_path):
@@ -134,7 +116,7 @@ def test_the_validation_accuracy_chart_draws_both_revisions_curves(project, tmp_
 
     page = _page(project, tmp_path / "one", CURVES[0])
     shot = tmp_path / "chart.png"
-    _chromium(tmp_path, page, "--window-size=900,700", f"--screenshot={shot}")
+    chromium(tmp_path, page, "--window-size=900,700", f"--screenshot={shot}")
     pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
     for colour in (WORKSPACE, BASE):  # five curves each; a legend symbol is ~30 pixels
         drawn = int((np.abs(pixels - np.array(colour)).sum(axis=2) < 60).sum())
