@@ -136,18 +136,16 @@ def test_machine_names_the_gpu_its_driver_and_cuda(tmp_path, monkeypatch):
 def test_deterministic_ops_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
     import keras
 
-    try:
-        monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
-        deterministic_ops()
-        assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {XLA_DETERMINISTIC}"
-        monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
-        deterministic_ops()
-        assert os.environ["XLA_FLAGS"] == "--xla_gpu_deterministic_ops=false"
-    finally:  # TensorFlow's op determinism without a seed fails a later test's random ops
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
+    if keras.backend.backend() == "tensorflow":  # process-wide, with no way back: a later
+        import tensorflow as tf  # test's unseeded random ops would fail in this worker
 
-            tf.config.experimental.disable_op_determinism()
+        monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: None)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    deterministic_ops()
+    assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {XLA_DETERMINISTIC}"
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_deterministic_ops=false")
+    deterministic_ops()
+    assert os.environ["XLA_FLAGS"] == "--xla_gpu_deterministic_ops=false"
 
 
 def test_jax_starts_with_the_deterministic_flag():
