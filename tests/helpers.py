@@ -94,6 +94,14 @@ def ran_stages(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
+def pipeline() -> dict:
+    """The project's dvc.yaml, its ``vars`` filled in."""
+    text = (ROOT / "dvc.yaml").read_text()
+    for key, value in yaml.safe_load(text)["vars"][0].items():
+        text = text.replace("${" + key + "}", value)
+    return yaml.safe_load(text)
+
+
 def commit(repo: Path, message: str) -> None:
     """Commit everything in ``repo``'s work tree with ``message``."""
     run(["git", "add", "-A"], repo)

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from helpers import (DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_errors,
-                     environment, net, ran_stages, run, set_params, tiny_project)
+                     environment, net, pipeline, ran_stages, run, set_params, tiny_project)
 
 from cnnbench import models as registry
 
@@ -340,10 +340,7 @@ WRAPPER = ROOT / "src" / "cnnbench" / "runner.py"
 
 
 def _stages() -> dict:
-    text = (ROOT / "dvc.yaml").read_text()
-    for key, value in yaml.safe_load(text)["vars"][0].items():
-        text = text.replace("${" + key + "}", value)
-    return yaml.safe_load(text)["stages"]
+    return pipeline()["stages"]
 
 
 def test_each_stage_depends_on_exactly_the_source_files_it_imports():
