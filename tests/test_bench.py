@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-
-def bench(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnbench", "bench", *args], capture_output=True,
-                          text=True, timeout=300, env=env)
+from helpers import cnnbench
 
 
 @pytest.mark.slow
 def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
-    result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "3",
-                   "--warmup-steps", "3", "--repeats", "2", "--infer-images", "64",
-                   "--infer-batch-size", "32", "--steps-per-execution", "1,3",
-                   "--rounds", "2", "--json", str(out),
-                   env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": ""})
+    result = cnnbench("bench", "--models", "lenet5", "--batch-size", "8", "--steps", "3",
+                      "--warmup-steps", "3", "--repeats", "2", "--infer-images", "64",
+                      "--infer-batch-size", "32", "--steps-per-execution", "1,3",
+                      "--rounds", "2", "--json", str(out),
+                      env={"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": ""})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     machine = report["machine"]
@@ -50,7 +44,7 @@ def test_bench_runs_a_tiny_model_and_writes_json(tmp_path):
 def test_bench_rejects_an_unknown_model_in_one_line():
     from cnnbench.models import available
 
-    result = bench("--models", "lenet5,resnet50")
+    result = cnnbench("bench", "--models", "lenet5,resnet50")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         "--models: unknown model 'resnet50' (did you mean 'resnet18'?); known models: "
@@ -58,8 +52,8 @@ def test_bench_rejects_an_unknown_model_in_one_line():
 
 
 def test_bench_windows_must_be_whole_executions():
-    result = bench("--models", "lenet5", "--steps-per-execution", "8", "--steps", "20",
-                   "--warmup-steps", "8")
+    result = cnnbench("bench", "--models", "lenet5", "--steps-per-execution", "8",
+                      "--steps", "20", "--warmup-steps", "8")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith(
         "--steps must be a multiple of --steps-per-execution (8), got 20")
@@ -73,9 +67,9 @@ def test_bench_measures_the_pipelines_steps_per_call_by_default(tmp_path):
     from cnnbench.training.train import steps_per_execution
 
     out = tmp_path / "bench.json"
-    result = bench("--models", "lenet5", "--batch-size", "8", "--steps", "8",
-                   "--warmup-steps", "8", "--repeats", "1", "--infer-images", "32",
-                   "--infer-batch-size", "32", "--json", str(out))
+    result = cnnbench("bench", "--models", "lenet5", "--batch-size", "8", "--steps", "8",
+                      "--warmup-steps", "8", "--repeats", "1", "--infer-images", "32",
+                      "--infer-batch-size", "32", "--json", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     row, = json.loads(out.read_text())["results"]
     assert row["steps_per_execution"] == steps_per_execution(TrainParams()) == 8

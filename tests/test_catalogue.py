@@ -9,33 +9,27 @@ empty cache; downloads come from a server on 127.0.0.1, never the internet.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import importlib.util
 import os
 import re
 import shutil
-import sys
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
+from archives import make_image_folder, make_official_tarball
+from helpers import ROOT, make_project, run, serve_folder, tree, write_params
 
-from archives import make_image_folder, make_official_tarball  # noqa: E402
-from helpers import ROOT, make_project, run, write_params  # noqa: E402
-
-from cnnbench.data import catalogue  # noqa: E402
-from cnnbench.data.catalogue import CATALOGUE, Entry  # noqa: E402
-from cnnbench.data.fetch import fetch  # noqa: E402
-from cnnbench.data.prepare import fetched_source  # noqa: E402
-from cnnbench.data.readers import OFFICIAL_MD5, OFFICIAL_NAME, images_digest  # noqa: E402
-from cnnbench.errors import DataError  # noqa: E402
-from cnnbench.files import md5sum, sha256sum  # noqa: E402
+from cnnbench.data import catalogue
+from cnnbench.data.catalogue import CATALOGUE, Entry
+from cnnbench.data.fetch import fetch
+from cnnbench.data.prepare import fetched_source
+from cnnbench.data.readers import OFFICIAL_MD5, OFFICIAL_NAME, images_digest
+from cnnbench.errors import DataError
+from cnnbench.files import md5sum, sha256sum
 
 CLASSES = ("a", "b")
 #: Where the repacked JPEG copy the committed results used lies beside the project, if it does.
@@ -43,11 +37,6 @@ LOCAL_COPY_DIR = ROOT.parent / "shared" / "data"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def packing(dest: Path, fmt: str = "tar.gz", top: str | None = "cifar10",
@@ -66,33 +55,13 @@ def packing(dest: Path, fmt: str = "tar.gz", top: str | None = "cifar10",
     return out
 
 
-class CountingHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - the base class's name
-        type(self).requests.append(self.path)
-        super().do_GET()
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
 @pytest.fixture
 def server(tmp_path: Path):
     """(base URL, served folder, list of requested paths) of a server on 127.0.0.1."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = type("Handler", (CountingHandler,), {"requests": []})
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                          functools.partial(handler, directory=str(root)))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}", root, handler.requests
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join()
+    with serve_folder(root) as (base, requests):
+        yield base, root, requests
 
 
 @pytest.fixture(autouse=True)

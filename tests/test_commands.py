@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 import tomllib
 
-from helpers import ROOT
+from helpers import ROOT, cnnbench
 
 from cnnbench.cli import COMMANDS
-
-
-def cnnbench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cnnbench", *args], capture_output=True,
-                          text=True, timeout=120)
 
 
 def test_the_console_script_names_the_command_that_python_m_runs():

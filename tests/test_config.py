@@ -6,15 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from helpers import SEED_REFERENCE, changed_params, net, network_files, write_params
+from helpers import ROOT, SEED_REFERENCE, changed_params, net, network_files, write_params
 
 from cnnbench.errors import ParamsError
 from cnnbench.config import load_params, parse_params
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_project_params_are_valid_and_follow_the_seed_protocol():
@@ -149,15 +148,22 @@ def test_bad_params_name_the_key_and_value(changes, message, monkeypatch):
         parse_params(changed_params(**changes))
 
 
-def test_the_bounds_are_what_the_consumers_accept():
-    """The largest train.seed leaves room for the augmentation layers' seed + 2 in 32 bits,
-    which JAX's seeds are; NumPy takes the same."""
-    import numpy as np
+def test_the_seed_bounds_are_what_the_consumers_accept():
+    """train.seed stops where the augmentation layers' seed + 2 still fits JAX's 32-bit
+    seeds; data.seed has no bound, since prepare draws its subset from any integer."""
+    from cnnbench.data.prepare import stratified_indices
 
-    top = parse_params(changed_params(train__seed=2**32 - 3)).train.seed
-    np.random.seed(top + 2)  # what keras.utils.set_random_seed and the layers reach
-    assert parse_params(changed_params(data__seed=2**70)).data.seed == 2**70  # any rng seed
-    np.random.default_rng([2**70, 1])
+    top = 2**32 - 3
+    assert parse_params(changed_params(train__seed=top)).train.seed == top
+    with pytest.raises(ParamsError, match=rf"train\.seed must be in \[0, {top}\], "
+                                          rf"got {top + 1}"):
+        parse_params(changed_params(train__seed=top + 1))
+    huge = parse_params(changed_params(data__seed=2**70)).data.seed
+    labels = np.arange(40) % 4
+    picked = stratified_indices(labels, 8, huge, "data.train_limit")
+    assert np.bincount(labels[picked]).tolist() == [2, 2, 2, 2]
+    assert not np.array_equal(picked, stratified_indices(labels, 8, huge + 1,
+                                                         "data.train_limit"))
 
 
 def test_two_entries_may_train_one_network_in_two_settings():

@@ -6,10 +6,8 @@ server the test starts on 127.0.0.1, so nothing here touches the internet.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import http.client
-import http.server
 import json
 import os
 import re
@@ -28,6 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 
 from archives import CLASSES, class_images, make_image_folder, make_official_tarball  # noqa: E402
+from helpers import closed_port, serve_folder, tree  # noqa: E402
 
 from cnnbench.data.dataset import load_prepared  # noqa: E402
 from cnnbench.errors import DataError  # noqa: E402
@@ -71,19 +70,6 @@ def pack(folder: Path, archive: Path, reverse: bool = False) -> Path:
     return archive
 
 
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` (relative path -> bytes), to compare folders."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def raw_server(reply: bytes) -> int:
     """Answer one connection on loopback with ``reply`` verbatim, then close; return the port."""
     sock = socket.socket()
@@ -102,11 +88,6 @@ def raw_server(reply: bytes) -> int:
     return sock.getsockname()[1]
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -119,21 +100,13 @@ def image_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> tuple[str, Path]:
-    """A ThreadingHTTPServer on 127.0.0.1 serving a folder with one .tar.gz; (base URL, file)."""
+    """A server on 127.0.0.1 serving a folder with one .tar.gz; (base URL, file)."""
     root = tmp_path_factory.mktemp("www")
     archive = make_image_folder(root / "make", 1, 1, classes=("a", "b"), fmt="tar.gz")
     served_file = archive.rename(root / "images.tar.gz")
     shutil.rmtree(root / "make")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served_file
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_folder(root) as (base, _):
+        yield base, served_file
 
 
 @pytest.fixture

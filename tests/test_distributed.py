@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,19 +20,12 @@ import pytest
 import yaml
 
 from archives import make_image_folder
-from helpers import network_files, write_params
+from helpers import STAGES, closed_port, network_files, write_params
 from cnnbench.data.prepare import prepare
 from cnnbench.training.inputs import epoch_order
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT / "stages" / "train.py"
+TRAIN = STAGES / "train.py"
 BATCH = 16
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def jax_env(**extra: str) -> dict[str, str]:
@@ -79,7 +71,7 @@ def runs(tmp_path_factory) -> Path:
                           train__distribution="data_parallel")
     single = write_params(folder / "single.yaml", data__source=str(source), train__epochs=3,
                           train__batch_size=BATCH, train__learning_rate=0.01)
-    cluster = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{free_port()}",
+    cluster = {"KERAS_DISTRIBUTION_JOB_ADDRESSES": f"127.0.0.1:{closed_port()}",
                "KERAS_DISTRIBUTION_NUM_PROCESSES": "2"}
     workers = [start(folder, f"worker{rank}", params,
                      jax_env(**cluster, KERAS_DISTRIBUTION_PROCESS_ID=str(rank)))

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from helpers import net, write_params
+from helpers import cnnbench, net, write_params
 
 from cnnbench.config import TrainParams, parse_params
 from cnnbench.tools.estimate import Timing, duration, estimate_model, split_sizes
@@ -18,15 +16,19 @@ TIMING = Timing(step_s=0.5, setup_s=7.0, predict_img_s=100.0, predict_setup_s=2.
 
 
 def test_train_and_evaluate_stages_add_up_from_the_step_time():
-    e = estimate_model("vgg16", TrainParams(batch_size=32, epochs=5), TIMING, startup_s=10.0,
-                       train_images=50_000, test_images=10_000)
-    assert e.steps_per_epoch == 1563  # ceil(50,000 / 32): the last batch is a short one
-    assert e.epoch_s == 1563 * 0.5 + 10_000 / 100.0  # training, then validation
-    # start-up, warm-up, validation's tracing, epochs, checkpoints + model + DVC's copy
-    assert e.train_stage_s == 10.0 + 7.0 + 2.0 + 5 * e.epoch_s + (5 + 2) * 3.0
-    # start-up, loading the model, two passes' tracing, evaluate and predict passes
-    assert e.evaluate_stage_s == 10.0 + 3.0 + 2 * 2.0 + 2 * 10_000 / 100.0
-    assert e.total_s == e.train_stage_s + e.evaluate_stage_s
+    """Worked by hand from TIMING, 10 s start-up, 50,000 / 10,000 images, batch 32:
+    an epoch is 1563 steps (the last batch a short one) x 0.5 s + 10,000 / 100 img/s of
+    validation = 881.5 s; train = 10 + 7 warm-up + 2 validation tracing + 5 x 881.5
+    + 7 x 3 s of saves (5 checkpoints, the model, DVC's copy) = 4447.5 s; evaluate =
+    10 + 3 loading + 2 x 2 tracing + 2 passes x 100 s = 217 s."""
+    five, six = (estimate_model("vgg16", TrainParams(batch_size=32, epochs=epochs), TIMING,
+                                startup_s=10.0, train_images=50_000, test_images=10_000)
+                 for epochs in (5, 6))
+    assert (five.steps_per_epoch, five.epoch_s, five.train_stage_s, five.evaluate_stage_s,
+            five.total_s) == (1563, 881.5, 4447.5, 217.0, 4664.5)
+    # one more epoch costs that epoch and its checkpoint, in the train stage only
+    assert six.train_stage_s - five.train_stage_s == 881.5 + 3.0
+    assert six.evaluate_stage_s == five.evaluate_stage_s
 
 
 def test_flip_tta_adds_a_third_pass_over_the_test_split():
@@ -53,10 +55,8 @@ def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
                           data__test_limit=100, train__batch_size=16,
                           models={"lenet5": net("lenet5", epochs=3), "inception10": net("inception10")})
     out = tmp_path / "estimate.json"
-    result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
-                             str(params), "--steps", "2", "--repeats", "2", "--warmup-steps",
-                             "1", "--json", str(out)], capture_output=True, text=True,
-                            timeout=600)
+    result = cnnbench("estimate", "--params", str(params), "--steps", "2", "--repeats", "2",
+                      "--warmup-steps", "1", "--json", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     lenet5, inception10 = report["models"]
@@ -72,9 +72,7 @@ def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
 
 def test_estimate_names_a_model_missing_from_the_params(tmp_path):
     params = write_params(tmp_path / "params.yaml", models={"lenet5": net("lenet5")})
-    result = subprocess.run([sys.executable, "-m", "cnnbench", "estimate", "--params",
-                             str(params), "--models", "vgg16"], capture_output=True, text=True,
-                            timeout=120)
+    result = cnnbench("estimate", "--params", str(params), "--models", "vgg16")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "cnnbench estimate: error: model 'vgg16' is not listed under 'models' in params.yaml"]

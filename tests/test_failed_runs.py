@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,21 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, environment, ran_stages, run, run_lenet5_project, set_params
+from helpers import ROOT, environment, lock_outputs, ran_stages, run, set_params, tree
 from cnnbench import files
 from cnnbench.files import atomic_path
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A project whose pipeline ran once and was committed (lenet5 only, 1 epoch)."""
-    return run_lenet5_project(tmp_path_factory.mktemp("failed-runs"), 8, 4, "tar", "trained")
-
-
-@pytest.fixture
-def repo(trained, tmp_path) -> Path:
-    """A copy of the trained project for one test to break."""
-    return Path(shutil.copytree(trained, tmp_path / "repo", symlinks=True))
+# `repo` (conftest.py): a copy of the `trained` project for each test to break.
 
 
 def digest(path: Path) -> str | None:
@@ -53,9 +43,7 @@ def digest(path: Path) -> str | None:
 
 def outputs(repo: Path) -> dict[str, str | None]:
     """Every output dvc.lock lists, with its digest."""
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    paths = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
-    return {path: digest(repo / path) for path in sorted(paths)}
+    return {path: digest(repo / path) for path in lock_outputs(repo)}
 
 
 def assert_nothing_lost(repo: Path, before: dict[str, str | None]) -> None:
@@ -141,19 +129,14 @@ class Killed(BaseException):
     """Stands for a SIGKILL: the process stops where it is, nothing else runs."""
 
 
-def tree(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
-
-
 @pytest.mark.parametrize("renameat2", [True, False], ids=["exchange", "fallback"])
 def test_a_folder_output_is_the_old_or_the_new_one_even_if_killed_while_replaced(
         tmp_path, monkeypatch, renameat2):
     target = tmp_path / "plots"
     target.mkdir()
-    old = {f"old{i}.tsv": str(i) for i in range(3)}
-    for name, text in old.items():
-        (target / name).write_text(text)
+    old = {f"old{i}.tsv": str(i).encode() for i in range(3)}
+    for name, data in old.items():
+        (target / name).write_bytes(data)
     if not renameat2:  # a system without renameat2: two renames through a third name
         monkeypatch.setattr(files.ctypes, "CDLL", lambda *a, **k: object())
     seen = []
@@ -167,5 +150,5 @@ def test_a_folder_output_is_the_old_or_the_new_one_even_if_killed_while_replaced
     with pytest.raises(Killed), atomic_path(target) as tmp:
         tmp.mkdir()
         (tmp / "new.tsv").write_text("new")
-    assert seen and all(t in (old, {"new.tsv": "new"}) for t in seen)
-    assert tree(target) == {"new.tsv": "new"}
+    assert seen and all(t in (old, {"new.tsv": b"new"}) for t in seen)
+    assert tree(target) == {"new.tsv": b"new"}

@@ -24,13 +24,13 @@ import pytest
 import yaml
 
 from archives import make_image_folder
+from helpers import ROOT
 from cnnbench import machine
 from cnnbench.tools import build as build_picker
 from cnnbench.config import TrainParams
 from cnnbench.data.prepare import prepare
 from cnnbench.training.train import XLA_DETERMINISTIC, deterministic_ops, train
 
-ROOT = Path(__file__).resolve().parents[1]
 H200 = """#!/bin/sh
 case "$1" in
   --query-gpu=*) echo "NVIDIA H200, 570.86.15";;
@@ -134,6 +134,12 @@ def test_machine_names_the_gpu_its_driver_and_cuda(tmp_path, monkeypatch):
 
 
 def test_deterministic_ops_adds_the_xla_flag_and_keeps_the_users(monkeypatch):
+    import keras
+
+    if keras.backend.backend() == "tensorflow":  # process-wide, with no way back: a later
+        import tensorflow as tf  # test's unseeded random ops would fail in this worker
+
+        monkeypatch.setattr(tf.config.experimental, "enable_op_determinism", lambda: None)
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
     deterministic_ops()
     assert os.environ["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {XLA_DETERMINISTIC}"

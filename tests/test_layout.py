@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
+
 PACKAGE = ROOT / "src" / "cnnbench"
 GROUND = {"config", "errors", "files", "stop", "machine", "runner", "cli", "__init__",
           "__main__"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archives import make_image_folder
-from helpers import ROOT, network_files, write_params
+from helpers import network_files, run_script, write_params
 
 from cnnbench.data.prepare import prepare
 
@@ -53,10 +53,8 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def train_stage(folder: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "train.py"), "lenet5", "--data", "data.npz",
-         "--model-out", "m.keras", "--log-dir", "log", "--checkpoint-dir", "ck"],
-        cwd=folder, capture_output=True, text=True, timeout=300, env={**os.environ, **env})
+    return run_script("train.py", "lenet5", "--data", "data.npz", "--model-out", "m.keras",
+                      "--log-dir", "log", "--checkpoint-dir", "ck", cwd=folder, env=env)
 
 
 @pytest.mark.slow

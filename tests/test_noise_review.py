@@ -9,14 +9,13 @@ models and moves ResNet18's test accuracy by +0.002 and VGG16's by +0.25.
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
-from helpers import DEFAULT_PARAMS, ROOT, run
+from helpers import DEFAULT_PARAMS, ROOT, commit, run, write_record
 
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.results import protocol_digest
@@ -45,29 +44,16 @@ def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None
     return record
 
 
-def _write(repo: Path, path: str, record) -> None:
-    target = repo / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=2) if path.endswith(".json")
-                      else yaml.safe_dump(record, sort_keys=False))
-
-
 def _side(repo: Path, accuracy: dict, log: dict, repeats: bool) -> None:
     """One revision's files: params, per-model metrics, logs and (optionally) repeats."""
     protocol = protocol_digest(log, DATA)
     for model in MODELS:
-        _write(repo, f"metrics/{model}.json", _metrics(model, accuracy[model][0], 0))
-        _write(repo, f"plots/train/{model}/params.yaml", {"model": model, **log})
+        write_record(repo / f"metrics/{model}.json", _metrics(model, accuracy[model][0], 0))
+        write_record(repo / f"plots/train/{model}/params.yaml", {"model": model, **log})
         for seed in (1, 2):
             path = repo / f"metrics/repeats/seed{seed}/{model}.json"
             if repeats:
-                _write(repo, str(path.relative_to(repo)),
-                       _metrics(model, accuracy[model][seed], seed, protocol))
-
-
-def _commit(repo: Path, message: str) -> None:
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", message], repo)
+                write_record(path, _metrics(model, accuracy[model][seed], seed, protocol))
 
 
 def _project(repo: Path, base_repeats: bool = True) -> Path:
@@ -77,12 +63,12 @@ def _project(repo: Path, base_repeats: bool = True) -> Path:
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
     params = {**DEFAULT_PARAMS, "models": {m: DEFAULT_PARAMS["models"][m] for m in MODELS}}
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    _write(repo, "reports/data.json", {"data": DATA})
+    write_record(repo / "reports/data.json", {"data": DATA})
     shutil.copytree(ROOT / "reference", repo / "reference")
     _side(repo, BASE, LOG, base_repeats)
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)
-    _commit(repo, "base")
+    commit(repo, "base")
     return repo
 
 
@@ -93,7 +79,7 @@ def _pull_request(repo: Path, accuracy: dict, own_repeats: bool) -> None:
         params["models"][model]["epochs"] = 6
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _side(repo, accuracy, {**LOG, "epochs": 6}, repeats=own_repeats)
-    _commit(repo, "six epochs")
+    commit(repo, "six epochs")
 
 
 def _compare(repo: Path) -> str:
@@ -194,10 +180,10 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
-    _write(tmp_path, "reports/data.json", {"data": DATA})
+    write_record(tmp_path / "reports/data.json", {"data": DATA})
     _side(tmp_path, BASE, LOG, repeats=True)
-    _write(tmp_path, "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
-    _write(tmp_path, "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
+    write_record(tmp_path / "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
+    write_record(tmp_path / "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
     main = {"lenet5": 0.4778, "resnet18": BASE["resnet18"][0]}
     shown = [{**_exp(None, "workspace", main), "name": None},
              {**_exp("main", "a" * 40, main), "experiments": [

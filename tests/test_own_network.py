@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 from archives import make_image_folder
-from helpers import ROOT, add_model_line, add_network, make_project, net, ran_stages, run
+from helpers import (ROOT, add_model_line, add_network, commit, make_project, net, ran_stages, run,
+                     tiny_project)
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
 ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
@@ -43,21 +44,16 @@ def _pending(repo: Path) -> set[str]:
 def own(tmp_path_factory) -> dict:
     """lenet5 run and committed; then the guide's mynet added, planned (`dvc status`), run
     and committed."""
-    base = tmp_path_factory.mktemp("own")
-    archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2)
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
+    repo = tiny_project(tmp_path_factory.mktemp("own"), 4, 2, models={"lenet5": net("lenet5")})
     _dvc(repo, "repro")
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "lenet5"], repo)
+    commit(repo, "lenet5")
     code, = _blocks("python")
     line = next(b for b in _blocks("yaml") if b.lstrip().startswith("mynet:"))
     (repo / "src/cnnbench/models/mynet.py").write_text(code)
     add_model_line(repo, line)
     planned = _pending(repo)  # `dvc repro --dry` stops at evaluate@mynet's missing model
     _dvc(repo, "repro")
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "mynet"], repo)
+    commit(repo, "mynet")
     return {"repo": repo, "planned": planned, "line": line}
 
 
@@ -123,12 +119,8 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory) -> Path:
     """resnet18 and a second entry of its network (batch 16) trained in one run."""
-    base = tmp_path_factory.mktemp("variant")
-    archive = make_image_folder(base / "data", train_per_class=3, test_per_class=2)
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={
-                            "resnet18": net("resnet18"),
-                            "resnet18_b16": net("resnet18", batch_size=16)})
+    repo = tiny_project(tmp_path_factory.mktemp("variant"), 3, 2, models={
+        "resnet18": net("resnet18"), "resnet18_b16": net("resnet18", batch_size=16)})
     _dvc(repo, "repro")
     return repo
 

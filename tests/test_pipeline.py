@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import net, DEFAULT_PARAMS, ROOT, environment, make_project, ran_stages, run, set_params
+from helpers import (DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_errors,
+                     environment, net, pipeline, ran_stages, run, set_params, tiny_project)
 
 from cnnbench import models as registry
 
-VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])  # the project's models, in its order
 FIGURES = {f"{m}_curves.png" for m in MODELS} | {
     f"{c}.png" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
@@ -36,15 +34,10 @@ METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("pipeline")
-    archive = make_image_folder(base / "data", train_per_class=16, test_per_class=6,
-                                fmt="tar.gz")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32)
+    repo = tiny_project(tmp_path_factory.mktemp("pipeline"), 16, 6, "tar.gz")
     result = run(["dvc", "repro"], repo)
     (repo / "repro.log").write_text(result.stdout + result.stderr)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "base run"], repo)
+    commit(repo, "base run")
     return repo
 
 
@@ -56,8 +49,7 @@ def changed(repo) -> dict[str, str]:
     before = {m: (repo / f"metrics/{m}.json").read_text() for m in MODELS}
     set_params(repo, models__lenet5=net("lenet5", epochs=2))
     rerun = run(["dvc", "repro"], repo).stdout
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "lenet5: 2 epochs"], repo)
+    commit(repo, "lenet5: 2 epochs")
     return {"again": again, "rerun": rerun, **{f"before:{m}": t for m, t in before.items()}}
 
 
@@ -280,29 +272,18 @@ def test_review_rejects_an_unknown_base(repo):
 
 @pytest.mark.slow
 def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
     out = tmp_path / "review"
     run([sys.executable, "-m", "cnnbench", "review", "--base", "HEAD~1", "--out", str(out),
          "--summary", "reports/summary.md", "--figures", "plots/figures",
          "--vega-dir", str(VEGA_DIR)], repo)
-    page = out / "plots" / "index.html"
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom",
-         page.as_uri()], capture_output=True, text=True, timeout=180)
+    result = chromium(tmp_path, out / "plots" / "index.html", "--dump-dom")
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', result.stdout)
     # a confusion matrix and per-class bars per model; four training-curve charts as SVG
     assert len(canvases) == 2 * len(MODELS), result.stderr[-2000:]
     assert len(re.findall(r'<svg [^>]*class="marks"', result.stdout)) == 4
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
     assert result.stdout.count("<img") == 2 * len(FIGURES)  # each figure of both revisions
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    problems = [line for line in console
-                if re.search(r"Uncaught|Error|Failed to load|ERR_", line)]
+    problems = console_errors(result)
     assert not problems, problems
 
 
@@ -376,10 +357,7 @@ WRAPPER = ROOT / "src" / "cnnbench" / "runner.py"
 
 
 def _stages() -> dict:
-    text = (ROOT / "dvc.yaml").read_text()
-    for key, value in yaml.safe_load(text)["vars"][0].items():
-        text = text.replace("${" + key + "}", value)
-    return yaml.safe_load(text)["stages"]
+    return pipeline()["stages"]
 
 
 def test_each_stage_depends_on_exactly_the_source_files_it_imports():

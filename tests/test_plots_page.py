@@ -13,19 +13,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import DEFAULT_PARAMS, ROOT, run
+from helpers import DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_errors, run
 
 from cnnbench.models import display_name
 from cnnbench.report.figures import model_colours, plot_all
-from cnnbench.review.review import VEGA_FILES, html_template
+from cnnbench.review.review import html_template
 
-VEGA_DIR = ROOT / ".venv" / "share" / "vega"
 MODELS = list(DEFAULT_PARAMS["models"])
 CURVES = tuple(f"plots/curves/{stem}.csv" for stem in ("val_accuracy", "val_loss",
                                                       "train_accuracy", "train_loss"))
@@ -53,8 +51,7 @@ def project(tmp_path_factory) -> Path:
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
     _figures(repo)
     run(["git", "init", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "base"], repo)
+    commit(repo, "base")
     for model in MODELS:  # every model's validation accuracy 0.05 higher
         path = repo / f"plots/train/{model}/plots/metrics/val/accuracy.tsv"
         header, *rows = path.read_text().splitlines()
@@ -78,20 +75,6 @@ def _page(repo: Path, out: Path, *targets: str) -> Path:
     run(["dvc", "plots", "diff", "HEAD~1", "-o", str(out), "--html-template", str(template),
          *(["--targets", *targets] if targets else [])], repo)
     return out / "index.html"
-
-
-def _chromium(tmp_path: Path, page: Path, *args: str) -> subprocess.CompletedProcess:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (.ci/run installs Debian's chromium package)")
-    if not all((VEGA_DIR / name).is_file() for name in VEGA_FILES):
-        pytest.skip(f"no Vega scripts in {VEGA_DIR} (make vega)")
-    return subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
-         "--v=0", "--virtual-time-budget=20000", *args, page.as_uri()],
-        capture_output=True, text=True, timeout=180)
 
 
 def test_the_curve_charts_name_no_model_and_their_data_holds_every_model(project):
@@ -125,7 +108,7 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     for name in figures:  # two revisions side by side fit on a page
         with Image.open(project / "plots/figures" / name) as image:
             assert image.width <= PAGE_WIDTH // 2 - 40, (name, image.size)
-    result = _chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom",
+    result = chromium(tmp_path, _page(project, tmp_path / "all"), "--dump-dom",
                        f"--window-size={PAGE_WIDTH},900")
     dom = result.stdout
     width = re.search(r'data-scroll-width="(\d+)"', dom)
@@ -141,9 +124,7 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     assert len(canvases) == 2 * len(MODELS), result.stderr[-2000:]
     assert len(re.findall(r'<svg [^>]*class="marks"', dom)) == len(CURVES)
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    assert not [line for line in console if re.search(r"Uncaught|Error|Failed to load|ERR_",
-                                                      line)]
+    assert not console_errors(result)
 
 
 def _lines(dom: str) -> list[tuple[str, str, str, str]]:
@@ -165,7 +146,7 @@ def _legend(dom: str) -> dict[str, tuple[str, str]]:
 def test_the_curve_charts_tell_each_model_and_revision_apart(project, tmp_path):
     """One colour per model (its colour in the figures), one dash per revision, and legends
     that draw both: a reader can name every line."""
-    result = _chromium(tmp_path, _page(project, tmp_path / "one", CURVES[0]), "--dump-dom")
+    result = chromium(tmp_path, _page(project, tmp_path / "one", CURVES[0]), "--dump-dom")
     lines = _lines(result.stdout)
     assert len(lines) == 2 * len(MODELS), result.stderr[-2000:]  # each model, both revisions
     assert {(model, rev) for model, rev, *_ in lines} == {

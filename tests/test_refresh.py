@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import ROOT, net, ran_stages, run, run_lenet5_project, set_params
+from helpers import ROOT, lock_outputs, net, ran_stages, run, set_params
 
 from cnnbench import models as registry
 from cnnbench.errors import CnnbenchError
@@ -350,22 +349,10 @@ def test_the_comment_names_refresh_for_a_stage_stale_only_by_cosmetic_edits(monk
     assert "**Stale results:**" in text and "these stages need no rerun" in text
 
 
-# --- end to end ---------------------------------------------------------------------------
+# --- end to end (on `repo`, conftest's copy of the `trained` project) ----------------------
 
 TRAIN = "src/cnnbench/training/train.py"
 MODEL = "models/lenet5.keras"
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """A project whose pipeline ran once and was committed (lenet5 only, 1 epoch)."""
-    return run_lenet5_project(tmp_path_factory.mktemp("refresh"), 4, 2, "tar", "trained")
-
-
-@pytest.fixture
-def repo(trained, tmp_path) -> Path:
-    """A copy of the trained project for one test to edit (file times kept)."""
-    return Path(shutil.copytree(trained, tmp_path / "repo", symlinks=True))
 
 
 def cnnbench(repo: Path, *args: str):
@@ -386,10 +373,8 @@ def recorded_md5(repo: Path, stage: str, path: str) -> str:
 
 def untouched(repo: Path) -> dict[str, tuple[bytes, int]]:
     """Every output dvc.lock lists that is a file, with its bytes and modification time."""
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())
-    paths = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
-    return {p: ((repo / p).read_bytes(), (repo / p).stat().st_mtime_ns) for p in sorted(paths)
-            if (repo / p).is_file()}
+    return {p: ((repo / p).read_bytes(), (repo / p).stat().st_mtime_ns)
+            for p in lock_outputs(repo) if (repo / p).is_file()}
 
 
 @pytest.mark.slow

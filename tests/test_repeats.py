@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import net, environment, make_project, ran_stages, run
+from helpers import environment, ran_stages, run, run_lenet5_project, write_record
 
 from cnnbench.report.results import protocol_digest
 from cnnbench.report.results import load_repeats, main_protocols
@@ -27,11 +26,6 @@ DATA = {"source": {"name": "x.tar.gz", "sha256": "ab" * 32},
         "train": {"count": 100}, "test": {"count": 20}}
 PARAMS = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
           "epochs": 5, "seed": 0, "precision": "float32", "machine": {"cpu": "x"}}
-
-
-def _write(path, record):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record) if path.suffix == ".json" else yaml.safe_dump(record))
 
 
 def test_protocol_digest_ignores_the_seed_and_speed_knobs_only():
@@ -48,13 +42,13 @@ def test_protocol_digest_ignores_the_seed_and_speed_knobs_only():
 
 
 def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path):
-    _write(tmp_path / "logs/lenet5/params.yaml", PARAMS)
-    _write(tmp_path / "data.json", {"data": DATA})
+    write_record(tmp_path / "logs/lenet5/params.yaml", PARAMS)
+    write_record(tmp_path / "data.json", {"data": DATA})
     protocol = protocol_digest(PARAMS, DATA)
     other = protocol_digest({**PARAMS, "epochs": 1}, DATA)
     for seed, accuracy, digest in ((1, 0.50, protocol), (2, 0.46, protocol),
                                    (3, 0.10, other), (0, 0.99, protocol)):
-        _write(tmp_path / f"repeats/seed{seed}/lenet5.json",
+        write_record(tmp_path / f"repeats/seed{seed}/lenet5.json",
                {"model": "lenet5", "test": {"accuracy": accuracy, "loss": 1.0 + seed},
                 "repeat": {"experiment": f"e{seed}", "seed": seed, "protocol": digest}})
     metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
@@ -78,12 +72,12 @@ def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path)
 
 
 def test_over_seeds_says_which_seeds_ran_on_which_machine(tmp_path):
-    _write(tmp_path / "logs/alexnet8/params.yaml", PARAMS)
-    _write(tmp_path / "data.json", {"data": DATA})
+    write_record(tmp_path / "logs/alexnet8/params.yaml", PARAMS)
+    write_record(tmp_path / "data.json", {"data": DATA})
     gpu = {"cpu": "Xeon", "cores": 16, "accelerator": "NVIDIA H200", "keras": "3.15.1",
            "backend": "jax"}
     for seed, machine in ((1, gpu), (2, gpu), (3, None)):
-        _write(tmp_path / f"repeats/seed{seed}/alexnet8.json",
+        write_record(tmp_path / f"repeats/seed{seed}/alexnet8.json",
                {"model": "alexnet8", "test": {"accuracy": 0.5, "loss": 1.0},
                 "repeat": {"experiment": f"e{seed}", "seed": seed, "machine": machine,
                            "protocol": protocol_digest(PARAMS, DATA)}})
@@ -101,8 +95,8 @@ def test_over_seeds_says_which_seeds_ran_on_which_machine(tmp_path):
 
 
 def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
-    _write(tmp_path / "logs/lenet5/params.yaml", PARAMS)
-    _write(tmp_path / "data.json", {"data": DATA})
+    write_record(tmp_path / "logs/lenet5/params.yaml", PARAMS)
+    write_record(tmp_path / "data.json", {"data": DATA})
     metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
     repeats = load_repeats(["lenet5"], tmp_path / "nothing-here")
     table, left_out = over_seeds(metrics, repeats, main_protocols(
@@ -157,7 +151,7 @@ def test_the_summary_says_whether_the_seeds_single_run_is_within_our_noise():
 def test_a_file_that_is_not_a_repeat_is_a_one_line_error(tmp_path):
     from cnnbench.errors import DataError
 
-    _write(tmp_path / "seed1/lenet5.json", {"model": "lenet5", "test": {"accuracy": 0.5}})
+    write_record(tmp_path / "seed1/lenet5.json", {"model": "lenet5", "test": {"accuracy": 0.5}})
     with pytest.raises(DataError, match=r"seed1/lenet5.json: not a seed repeat"):
         load_repeats(["lenet5"], tmp_path)
 
@@ -166,14 +160,7 @@ def test_a_file_that_is_not_a_repeat_is_a_one_line_error(tmp_path):
 def project(tmp_path_factory):
     """A one-model project (LeNet5, 1 epoch, tiny data) run and committed, plus two
     experiments run beside it: seed 1 (a repeat) and seed 3 with 2 epochs (not one)."""
-    base = tmp_path_factory.mktemp("repeats")
-    archive = make_image_folder(base / "data", train_per_class=8, test_per_class=4,
-                                fmt="tar.gz")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        evaluate__batch_size=32, models={"lenet5": net("lenet5")})
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "main run"], repo)
+    repo = run_lenet5_project(tmp_path_factory.mktemp("repeats"), 8, 4, "tar.gz", "main run")
     seed1 = run(["dvc", "exp", "run", "--temp", "-n", "seed1", "-S", "train.seed=1"], repo)
     run(["dvc", "exp", "run", "--temp", "-n", "long3", "-S", "train.seed=3",
          "-S", "train.epochs=2"], repo)
@@ -241,10 +228,10 @@ def test_collect_names_an_unknown_experiment(project):
 def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
     from cnnbench.report.results import describe_run
 
-    _write(tmp_path / "data.json", {"data": DATA})
+    write_record(tmp_path / "data.json", {"data": DATA})
     for model, cpu in (("lenet5", "AMD EPYC"), ("alexnet8", "Intel Xeon"),
                        ("vgg16", "AMD EPYC")):
-        _write(tmp_path / f"logs/{model}/params.yaml",
+        write_record(tmp_path / f"logs/{model}/params.yaml",
                {**PARAMS, "machine": {"cpu": cpu, "cores": 2, "accelerator": "cpu",
                                       "keras": "3.15.1", "backend": "tensorflow"}})
     text = describe_run(["lenet5", "alexnet8", "vgg16"], tmp_path / "logs",
@@ -272,9 +259,9 @@ def test_two_cpus_of_one_name_are_told_apart_by_their_vector_extensions(tmp_path
     assert machine_label(cpu) == "2-core AMD EPYC, Keras 3.15.1 on tensorflow"  # older logs
     gpu = {**zen5, "accelerator": "NVIDIA H200", "backend": "jax"}
     assert machine_label(gpu) == "NVIDIA H200, Keras 3.15.1 on jax"
-    _write(tmp_path / "data.json", {"data": DATA})
+    write_record(tmp_path / "data.json", {"data": DATA})
     for model, machine in (("lenet5", zen3), ("alexnet8", zen5)):
-        _write(tmp_path / f"logs/{model}/params.yaml", {**PARAMS, "machine": machine})
+        write_record(tmp_path / f"logs/{model}/params.yaml", {**PARAMS, "machine": machine})
     text = describe_run(["lenet5", "alexnet8"], tmp_path / "logs", tmp_path / "data.json")
     assert "(AVX2), Keras 3.15.1 on tensorflow (LeNet5)" in text
     assert "(AVX-512, AVX512-BF16), Keras 3.15.1 on tensorflow (AlexNet8)" in text

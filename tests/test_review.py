@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archives import make_image_folder
-from helpers import net, ROOT, make_project, run, set_params
+from helpers import ROOT, commit, net, run, set_params, tiny_project
 
 WORKFLOW = ROOT / ".github" / "workflows" / "review.yml"
 BIN = Path(sys.executable).parent
@@ -58,17 +57,13 @@ def run_step(step_id: str, repo: Path, check: bool = True, **env: str):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """Base commit: LeNet5 for 1 epoch; pull-request commit: 2 epochs, rerun, committed."""
-    base = tmp_path_factory.mktemp("review")
-    archive = make_image_folder(base / "data", train_per_class=4, test_per_class=2,
-                                fmt="tar.gz")
-    repo = make_project(base / "repo", data__source=str(archive), train__epochs=1,
-                        models={"lenet5": net("lenet5")}, evaluate__batch_size=32)
+    repo = tiny_project(tmp_path_factory.mktemp("review"), 4, 2, "tar.gz",
+                        models={"lenet5": net("lenet5")})
     for message, changes in (("base run", {}), ("lenet5: 2 epochs",
                                                 {"models__lenet5__epochs": 2})):
         set_params(repo, **changes)
         run(["dvc", "repro"], repo)
-        run(["git", "add", "-A"], repo)
-        run(["git", "commit", "-qm", message], repo)
+        commit(repo, message)
     return repo
 
 

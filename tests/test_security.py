@@ -16,7 +16,6 @@ import re
 import stat
 import struct
 import subprocess
-import sys
 import tarfile
 import zipfile
 import zlib
@@ -27,25 +26,9 @@ import pytest
 from PIL import Image
 
 from archives import CLASSES, make_image_folder, make_official_tarball
-from helpers import network_files, write_params
+from helpers import assert_one_line_error, network_files, run_script, write_params
 from cnnbench.data.readers import read_source
 from cnnbench.errors import CnnbenchError, DataError
-
-ROOT = Path(__file__).resolve().parents[1]
-STAGES = ROOT / "stages"
-
-
-def run_script(script: str, *args: str, cwd: Path, timeout: int = 300
-               ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(STAGES / script), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, expected: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "error:" in lines[0], result.stderr
-    assert expected in lines[0], lines[0]
 
 
 class Command:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import ROOT, environment, net, ran_stages, run, run_lenet5_project
+from helpers import ROOT, environment, net, pipeline, ran_stages, run, run_lenet5_project
 
 # Fake credentials of the moto server; they exist only in these tests' environment.
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -172,12 +172,8 @@ def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
 def test_every_pipeline_path_is_inside_the_workspace():
     """Queued experiments share nothing but DVC's cache only if every path the stages read
     or write (checkpoints included) is relative to the workspace and stays inside it."""
-    text = (ROOT / "dvc.yaml").read_text()
-    for key, value in yaml.safe_load(text)["vars"][0].items():
-        text = text.replace("${" + key + "}", value)
-    pipeline = yaml.safe_load(text)
     paths = []
-    for stage in pipeline["stages"].values():
+    for stage in pipeline()["stages"].values():
         body = stage.get("do", stage)
         for field in ("deps", "outs", "metrics"):
             paths += [next(iter(p)) if isinstance(p, dict) else p for p in body.get(field, [])]
