@@ -42,6 +42,8 @@ from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.review.gate import ABSENT, dvc, stale_stages
+from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_docstrings,
+                                    without_docstrings)
 
 LOCK = Path("dvc.lock")
 #: What the one-line reports call the edits that refresh records.
@@ -62,72 +64,19 @@ REVIEWED: dict[str, str] = {
         "the model registry parses model files with ast and reads only their top-level "
         "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
         "line number",
+    "src/cnnbench/training/code.py":
+        "it digests each file's syntax tree as refresh compares it (docstrings kept where "
+        "refresh keeps them), so two versions refresh takes as equal digest alike",
 }
-_BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 # --- the syntax trees ---------------------------------------------------------------------
 
 
-def parse(source: str | bytes, filename: str = "<source>") -> ast.Module:
-    """``source``'s syntax tree; a syntax error is a one-line error naming the line.
-
-    Bytes are decoded as Python does (a coding comment included), so a changed encoding
-    that changes a string shows as a changed string."""
-    try:
-        return ast.parse(source, filename=filename)
-    except SyntaxError as err:
-        raise CnnbenchError(f"{filename}:{err.lineno}: not valid Python ({err.msg})") from None
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str))
-
-
-def without_docstrings(tree: ast.Module) -> ast.Module:
-    """``tree`` with the docstring of the module and of every class and function removed
-    (in place); a body left empty gets a ``pass``, the same on both sides of a comparison."""
-    for node in ast.walk(tree):
-        if isinstance(node, _BODIES) and node.body and _is_docstring(node.body[0]):
-            first = node.body.pop(0)
-            if not node.body:
-                node.body.append(ast.copy_location(ast.Pass(), first))
-    return tree
-
-
-def reads_docstrings(tree: ast.Module) -> bool:
-    """Whether the code (not a comment or docstring) mentions ``__doc__``."""
-    return any("__doc__" in _names(node) for node in ast.walk(tree))
-
-
-def reads_other_docstrings(tree: ast.Module) -> bool:
-    """Whether the code reads the ``__doc__`` of an object (``build.__doc__``,
-    ``getattr(module, "__doc__")``), which may be defined in another file."""
-    return any(isinstance(node, (ast.Attribute, ast.Constant)) and "__doc__" in _names(node)
-               for node in ast.walk(tree))
-
-
-def _names(node: ast.AST) -> set[str]:
-    """The identifiers a node uses: a name, an attribute, an import, or a string constant
-    (``getattr(obj, "__doc__")``); each dotted part of an import counts."""
-    if isinstance(node, ast.Name):
-        return {node.id}
-    if isinstance(node, ast.Attribute):
-        return {node.attr}
-    if isinstance(node, ast.alias):
-        return set(node.name.split("."))
-    if isinstance(node, ast.ImportFrom):
-        return set((node.module or "").split("."))
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return {node.value}
-    return set()
-
-
 def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     """``(line, name)`` of the first use of a name of ``READS_SOURCE`` in the code; None."""
-    found = [(getattr(node, "lineno", 1), min(_names(node) & READS_SOURCE))
-             for node in ast.walk(tree) if _names(node) & READS_SOURCE]
+    found = [(getattr(node, "lineno", 1), min(names(node) & READS_SOURCE))
+             for node in ast.walk(tree) if names(node) & READS_SOURCE]
     return min(found) if found else None
 
 

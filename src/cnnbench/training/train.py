@@ -25,13 +25,14 @@ import numpy as np
 from cnnbench import models
 from cnnbench.training import distribute
 from cnnbench.training.checkpoint import EpochCheckpoint, fingerprint
+from cnnbench.training.code import code_digests
 from cnnbench.stop import raise_if_stopped
 from cnnbench.config import TrainParams
 from cnnbench.data.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.training.inputs import eval_batches, train_batches
 from cnnbench.training.logs import EpochHistory, write_training_log
-from cnnbench.machine import describe, label, trains_on_gpu
+from cnnbench.machine import describe, label, numerics, trains_on_gpu
 from cnnbench.training.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
@@ -140,6 +141,8 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     deterministic_ops()  # before distribute starts JAX
     worker = distribute.start(params.distribution, params.batch_size)
     params = replace(params, steps_per_execution=steps_per_execution(params))  # as logged
+    # before the seeds (it builds a network); not under a multi-process distribution
+    machine = {**describe(), "numerics": numerics() if worker.world == 1 else ""}
     seed_everything(params.seed)
     architecture = architecture or name
     trainee, model = compile_model(architecture, len(dataset.class_names), params,
@@ -153,7 +156,6 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed, worker.rank, worker.world)
     shard = ShardRecord(batches) if worker.world > 1 else None
-    machine = describe()
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
@@ -167,8 +169,10 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                                if c is not None],
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
+    script = sys.argv[0] if sys.argv[0].endswith(".py") else ""
+    here = [script] if script and not os.path.relpath(script).startswith("..") else []
     logged = {"model": name, "architecture": architecture, **asdict(params),
-              "machine": machine}
+              "code": code_digests(*here, architecture), "machine": machine}
     if worker.world > 1:
         logged["worker"] = {"rank": worker.rank, "workers": worker.world,
                             **(shard.first_epoch if shard else {})}
