@@ -19,13 +19,16 @@ import yaml
 from helpers import DEFAULT_PARAMS, ROOT, run
 
 from cnnbench.report.noise import compare_runs, format_change
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import protocol_digest
 
 MODELS = ("resnet18", "vgg16")
 DATA = {"source": {"name": "cifar10-jpeg.tar.gz", "sha256": "78" * 32},
         "train": {"count": 50000}, "test": {"count": 10000}}
 MACHINE = {"cpu": "AMD EPYC", "cores": 2, "accelerator": "cpu", "backend": "tensorflow",
-           "keras": "3.15.1"}
+           "keras": "3.15.1", "numerics": "0123456789ab"}
+#: the code each model trained with, as its training log records it
+CODE = {m: {"stages/train.py": "5" * 12, f"src/cnnbench/models/{m}.py": m[:3] * 4}
+        for m in ("resnet18", "vgg16")}
 LOG = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
        "epochs": 5, "seed": 0, "precision": "float32", "machine": MACHINE}
 #: test accuracy per seed of the base: seed 0 is the main run, 1 and 2 the repeats
@@ -34,14 +37,15 @@ BASE = {"resnet18": {0: 0.7756, 1: 0.7790, 2: 0.7731},
 MOVE = {"resnet18": 0.002, "vgg16": 0.25}
 
 
-def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None) -> dict:
+def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None,
+             code: dict | None = None) -> dict:
     record = {"model": model, "test": {"accuracy": accuracy, "loss": 0.9 + seed / 100},
               "train": {"accuracy": 0.8, "loss": 0.5, "epochs": 5},
               "time": {"epoch_mean_s": 30.0 + seed, "train_s": 150.0},
               "throughput": {"infer_img_s": 1000.0 + seed}}
     if protocol:
         record["repeat"] = {"experiment": f"seed{seed}", "seed": seed, "protocol": protocol,
-                            "machine": MACHINE}
+                            "code": code, "machine": MACHINE}
     return record
 
 
@@ -52,17 +56,21 @@ def _write(repo: Path, path: str, record) -> None:
                       else yaml.safe_dump(record, sort_keys=False))
 
 
-def _side(repo: Path, accuracy: dict, log: dict, repeats: bool) -> None:
-    """One revision's files: params, per-model metrics, logs and (optionally) repeats."""
+def _side(repo: Path, accuracy: dict, log: dict, repeats: bool,
+          code: dict | None = None) -> None:
+    """One revision's files: params, per-model metrics, logs and (optionally) repeats;
+    ``code``: what each model trained with (default ``CODE``)."""
     protocol = protocol_digest(log, DATA)
+    code = code or CODE
     for model in MODELS:
         _write(repo, f"metrics/{model}.json", _metrics(model, accuracy[model][0], 0))
-        _write(repo, f"plots/train/{model}/params.yaml", {"model": model, **log})
+        _write(repo, f"plots/train/{model}/params.yaml",
+               {"model": model, **log, "code": code[model]})
         for seed in (1, 2):
             path = repo / f"metrics/repeats/seed{seed}/{model}.json"
             if repeats:
                 _write(repo, str(path.relative_to(repo)),
-                       _metrics(model, accuracy[model][seed], seed, protocol))
+                       _metrics(model, accuracy[model][seed], seed, protocol, code[model]))
 
 
 def _commit(repo: Path, message: str) -> None:
@@ -134,8 +142,10 @@ def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_p
     # seconds per epoch: the base has repeats on this machine, the pull request none
     assert _cell(text, "VGG16", "seconds per epoch") == "="
     # the pull request's repeats are of 5 epochs, its main runs of 6: not its noise
-    assert ("Not counted: the pull request's repeats of ResNet18 (2), VGG16 (2), of other "
-            "params or data than its main run's.") in text
+    for name in ("ResNet18", "VGG16"):
+        assert (f"- Not counted (pull request): 2 repeats of {name} ran other params or data; "
+                "run `cnnbench repeats` with experiments of the current params and data."
+                ) in text
     resolve = next(line for line in lines if line.startswith("- ResNet18 test accuracy `~"))
     seeds = int(resolve.split("`: ")[1].split()[0])
     assert seeds > 3 and resolve.endswith("seeds per side (now 3 and 1)")
@@ -197,7 +207,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     _write(tmp_path, "reports/data.json", {"data": DATA})
     _side(tmp_path, BASE, LOG, repeats=True)
     _write(tmp_path, "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
-    _write(tmp_path, "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
+    _write(tmp_path, "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG, "code": {}})
     main = {"lenet5": 0.4778, "resnet18": BASE["resnet18"][0]}
     shown = [{**_exp(None, "workspace", main), "name": None},
              {**_exp("main", "a" * 40, main), "experiments": [

@@ -12,7 +12,7 @@ results are read from git, so nothing needs to run or be pulled. The pull-reques
 posts this text as its comment.
 
 Each change is marked against run-to-run noise (``cnnbench.report.noise``), from the seed
-repeats of each side's protocol (``cnnbench.review.runs``): ``~ +0.0020`` within noise,
+repeats produced like each side's main run (``cnnbench.review.runs``): ``~ +0.0020`` within noise,
 ``+0.2500 (noise ±0.0144)`` beyond it, a plain ``+0.0020`` when neither side has repeats.
 For each change within noise it says how many seeds per side would resolve one of that size.
 """
@@ -32,6 +32,7 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
 from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
+from cnnbench.report.provenance import left_out
 from cnnbench.review.gate import COSMETIC, check, dvc, report
 from cnnbench.review.paths import NEEDED, pipeline_paths
 from cnnbench.review.runs import ModelRuns, Revision, Tree, side_runs, verdict
@@ -217,17 +218,18 @@ def resolve_lines(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
 
 
 def noise_note(base_runs: dict[str, ModelRuns], head_runs: dict[str, ModelRuns]) -> str:
-    """How the changes are marked, and the repeats that are of another protocol."""
+    """How the changes are marked, and the repeats left out of the noise, with why."""
     text = ("`~`: within run-to-run noise; `(noise ±x)`: beyond it, x the half-width of the "
             "95 % noise band; a plain change: no seed repeats, noise unknown. The noise comes "
-            "from the seed repeats (`cnnbench repeats`) of each side's protocol.")
+            "from the seed repeats (`cnnbench repeats`) of the same params, data, code and "
+            "numerics as each side's main run.")
+    sides: dict[str, list[str]] = {}
     for side, runs in (("base", base_runs), ("pull request", head_runs)):
-        other = [f"{display_name(m)} ({r.other_protocol})" for m, r in runs.items()
-                 if r.other_protocol]
-        if other:
-            text += (f" Not counted: the {side}'s repeats of {', '.join(other)}, of other "
-                     "params or data than its main run's.")
-    return text
+        for model, found in runs.items():
+            for line in left_out(model, found.left_out):
+                sides.setdefault(line, []).append(side)
+    notes = [f"- Not counted ({' and '.join(where)}): {line}." for line, where in sides.items()]
+    return "\n".join([text, "", *notes]) if notes else text
 
 
 def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:

@@ -10,8 +10,8 @@ that differ between the rows, and one metric (default: test accuracy) per model 
 order of params.yaml's ``models``, within 120 columns.
 
 The first row shows the metric; every other row its change against the first row. The
-first row's main run and its committed seed repeats of the same protocol
-(``cnnbench.review.runs``) are the noise model: a change inside the range where one more run
+first row's main run and its committed seed repeats of the same params, data, code and
+numerics (``cnnbench.review.runs``) are the noise model: a change inside the range where one more run
 of that protocol would land (``cnnbench.report.noise``, 95 %) reads ``~ -0.0020``, one
 outside it plainly, with the bands listed once under the table. A model without such
 repeats has its changes plain and is named under the table as "noise unknown".
@@ -31,6 +31,7 @@ from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
+from cnnbench.report.provenance import left_out
 from cnnbench.review.paths import pipeline_paths
 from cnnbench.review.runs import TIMINGS, ModelRuns, Revision, Tree, side_runs
 
@@ -142,13 +143,15 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
     lines = [f"{metric} per model: the first row's, then each row's change against it; "
              "params that differ between the rows", "", text]
     if len(body) > 1:
-        lines += ["", *_notes(found[0][0], models, models_noise, bands, width)]
+        apart = {m: runs.left_out for m, runs in (noise or {}).items()}
+        lines += ["", *_notes(found[0][0], models, models_noise, bands, width, apart)]
     return "\n".join(lines)
 
 
 def _notes(first: str, models: list[str], noise: dict[str, dict | None],
-           bands: dict[str, float], width: int) -> list[str]:
-    """Under the table: what ``~`` means, each model's noise band, the models without one."""
+           bands: dict[str, float], width: int, apart: dict[str, list]) -> list[str]:
+    """Under the table: what ``~`` means, each model's noise band, the models without one,
+    and the repeats not counted (``apart``: ``ModelRuns.left_out`` per model)."""
     import textwrap
 
     known = [m for m in models if noise[m]]
@@ -164,6 +167,7 @@ def _notes(first: str, models: list[str], noise: dict[str, dict | None],
     if unknown:
         notes.append(f"noise unknown: {', '.join(display_name(m) for m in unknown)} (no seed "
                      f"repeats of {first}'s protocol; `cnnbench repeats` adds them).")
+    notes += [f"not counted: {line}." for m in models for line in left_out(m, apart.get(m) or [])]
     return [line for note in notes for line in textwrap.wrap(note, width)]
 
 

@@ -11,6 +11,10 @@ refresh``, which records such edits without rerunning. A file that is simply abs
 (``deleted``, ``not in cache``: data, models and other cached outputs of a clone that did
 not ``dvc pull``) is not a change, so the gate runs in a fresh clone without the DVC cache.
 A change to files no stage depends on (docs) passes.
+
+It also warns, one line per model and without failing, when a model's committed seed
+repeats are no noise of its main run (other code, params, data or numerics:
+``cnnbench.report.provenance``), with the command that refreshes them.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import yaml
 
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
+from cnnbench.report.provenance import left_out
 
 #: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
 ABSENT = ("deleted", "not in cache")
@@ -105,9 +113,23 @@ def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     return rerun, cosmetic, also
 
 
+def stale_repeats(params: str | Path = "params.yaml") -> list[str]:
+    """One line per model of ``params`` whose committed seed repeats are not all noise of
+    its main run, saying why and what refreshes them."""
+    from cnnbench.review.paths import pipeline_paths
+    from cnnbench.review.runs import Tree, side_runs
+
+    models = list((yaml.safe_load(Path(params).read_text()) or {}).get("models") or {})
+    runs = side_runs(Tree(), models, pipeline_paths())
+    return ["; ".join(left_out(model, found.left_out)) for model, found in runs.items()
+            if found.left_out]
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = runner.parser(__doc__, params=False, prog="cnnbench gate")
-    parser.parse_args(argv)
+    parser = runner.parser(__doc__, prog="cnnbench gate")
+    args = parser.parse_args(argv)
+    for line in stale_repeats(args.params):
+        print(f"gate: warning: {line}")
     stale, cosmetic, also = check()
     if not stale and not cosmetic:
         print("gate: results are current (dvc.lock matches the code and params)")

@@ -14,13 +14,15 @@ the experiment's revision) the metrics, the training log's params (what the mode
 really trained with) and the data statistics, at the paths of ``dvc.yaml``. It keeps a model only if the experiment retrained it with a seed other
 than the main run's, and its metrics come from that training (the log's last training
 loss is the one in the metrics), and writes ``<out>/seed<N>/<model>.json`` (``<out>``: the var ``repeats`` of dvc.yaml): the
-experiment's metrics plus ``repeat`` (experiment name, seed, ``protocol``, a digest of
-every training param but the seed and of the data's checksum and counts, and ``machine``,
-what the training log says it ran on; the summary names the machines where a model's runs
-differ). Anything else is skipped with a line saying why.
+experiment's metrics plus ``repeat``: experiment name, seed, and what produced the run as
+its training log records it (``cnnbench.report.provenance.run_record``: ``protocol``, a
+digest of every training param but the seed and of the data; ``code``, the digests of the
+code it trained with; ``machine``, with its numerics fingerprint). Anything else is skipped
+with a line saying why.
 
-The summarise stage compares each repeat's ``protocol`` with the main run's and averages
-only those that match, so a repeat of another protocol can never pass for one of this.
+A repeat counts as noise of a main run only when protocol, code and numerics class match
+(``cnnbench.report.provenance.apart``); the summary, ``cnnbench compare`` and
+``cnnbench gate`` name the others with the reason.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import yaml
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError, DataError
 from cnnbench.files import atomic_path
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import run_record
 from cnnbench.review.paths import pipeline_paths
 
 def _read(path: str, rev: str | None, repo: str | None, parse):
@@ -94,8 +96,7 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
                     f"log (run evaluate@{model} in the experiment too)")
                 continue
             record = {**metrics, "repeat": {"experiment": name, "seed": seed,
-                                            "protocol": protocol_digest(params, data),
-                                            "machine": params.get("machine")}}
+                                            **run_record(params, data)}}
             path = Path(out) / f"seed{seed}" / f"{model}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:

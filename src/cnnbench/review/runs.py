@@ -5,12 +5,13 @@ as committed, read with ``git show``; nothing is checked out or pulled). For eac
 ``side_runs`` gathers
 
 - the main run: its metrics (``<metrics>/<model>.json``), and from its training log
-  (``<logs>/<model>/params.yaml``) its seed, machine and protocol (``protocol_digest`` of
-  the log's params and the data summary);
+  (``<logs>/<model>/params.yaml``) its seed and what produced it
+  (``cnnbench.report.provenance.run_record``: protocol, code, machine);
 - the seed repeats (``<repeats>/seed<N>/<model>.json``, written by ``cnnbench repeats``)
-  whose protocol is the main run's. A repeat of other params or data is no noise of this
-  side: a pull request that changes a model's params has no repeats of its own until it
-  runs them, and then the base's repeats are the only noise model.
+  that are noise of that run (``provenance.apart``: same protocol, code and numerics
+  class), and the reasons of the others (``left_out``). A pull request that changes a
+  model's code or params has no repeats of its own until it runs them, and then the base's
+  repeats are the only noise model.
 
 ``ModelRuns.values`` gives a metric per seed, the form ``cnnbench.report.noise.compare_runs``
 pairs by; ``verdict`` decides one row of a comparison.
@@ -26,7 +27,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from cnnbench.report.noise import Verdict, compare_runs
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import apart, run_record
 
 #: Metrics measured in time: compared only between runs of one machine (``verdict``).
 TIMINGS = ("time.epoch_mean_s", "throughput.infer_img_s", "throughput.train_img_s",
@@ -96,10 +97,11 @@ class ModelRuns:
     metrics: dict | None
     seed: object = None
     machine: dict | None = None
-    protocol: str | None = None
+    #: what produced the main run (``provenance.run_record``); None without a log or data
+    run: dict | None = None
     repeats: list[dict] = field(default_factory=list)
-    #: repeats under the folder that are of another protocol than the main run's
-    other_protocol: int = 0
+    #: ``provenance.apart`` of each repeat under the folder that is no noise of the main run
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def values(self, key: str, same_machine: bool = False) -> dict:
         """seed -> value of the metric ``key`` (dotted), the main run's first, then its
@@ -131,7 +133,7 @@ def side_runs(files: Tree, models: list[str], paths: dict[str, str]) -> dict[str
         if isinstance(log, dict):
             runs.seed, runs.machine = log.get("seed"), log.get("machine")
             if isinstance(data, dict):
-                runs.protocol = protocol_digest(log, data)
+                runs.run = run_record(log, data)
         seeds = {runs.seed}
         for path in listed:
             parts = PurePosixPath(path).parts
@@ -141,8 +143,10 @@ def side_runs(files: Tree, models: list[str], paths: dict[str, str]) -> dict[str
             repeat = record.get("repeat") if isinstance(record, dict) else None
             if not isinstance(repeat, dict) or "seed" not in repeat:
                 continue
-            if runs.protocol is None or repeat.get("protocol") != runs.protocol:
-                runs.other_protocol += 1
+            if runs.run is None:  # no main run on this side: nothing to judge
+                continue
+            if why := apart(runs.run, repeat):
+                runs.left_out.append(why)
             elif repeat["seed"] not in seeds:
                 seeds.add(repeat["seed"])
                 runs.repeats.append(record)
