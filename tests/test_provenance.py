@@ -63,13 +63,13 @@ def _project(repo: Path) -> Path:
     return repo
 
 
-def _rerun_seed0(repo: Path, edit: tuple[str, str]) -> str:
+def _rerun_seed0(repo: Path, *edits: tuple[str, str]) -> str:
     """Edit vgg16.py, write both models' new seed-0 runs (VGG16 +0.25, ResNet18 +0.002)
     with the code they now record, commit, and return `cnnbench compare --base HEAD~1`."""
     path = repo / VGG16
-    text = path.read_text()
-    assert edit[0] in text
-    path.write_text(text.replace(edit[0], edit[1]))
+    for old, new in edits:
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
     moved = {"resnet18": {0: BASE["resnet18"][0] + 0.002}, "vgg16": {0: BASE["vgg16"][0] + 0.25}}
     _side(repo, moved, LOG, repeats=False, code=_code(repo))  # the repeats stay as committed
     _commit(repo, "vgg16: edited, seed 0 rerun")
@@ -96,7 +96,8 @@ def test_a_comment_only_edit_keeps_the_repeats_in_the_pool(tmp_path):
     repo = _project(tmp_path / "repo")
     before = _code(repo)
     text = _rerun_seed0(repo, ("DROPOUT = 0.2", "DROPOUT = (  # the seed report's rate\n"
-                                                "    0.2\n)"))
+                                                "    0.2\n)"),
+                        ('"""VGG16 as in the seed report', '"""The VGG16 of the seed report'))
     assert _code(repo) == before
     assert "- VGG16 test accuracy: paired over 3 seeds" in text
     assert "Not counted" not in text

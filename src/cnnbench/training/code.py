@@ -131,7 +131,8 @@ def code_digests(*entries: str) -> dict[str, str]:
             continue
         trees[path] = parse(Path(path).read_bytes(), path)
         queue += [f for f in map(_file, sorted(_imports(trees[path]))) if f]
-    every = any(reads_other_docstrings(tree) for tree in trees.values())
+    itself = _file(__name__)  # its code names __doc__ to find it, and reads none
+    every = any(reads_other_docstrings(tree) for path, tree in trees.items() if path != itself)
     digests = {}
     for path, tree in sorted(trees.items()):
         kept = tree if every or reads_docstrings(tree) else without_docstrings(tree)
