@@ -199,7 +199,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
     from cnnbench.review.experiments import first_revision, table
     from cnnbench.review.paths import pipeline_paths
-    from cnnbench.review.runs import Tree, side_runs
+    from cnnbench.review.runs import side_runs
 
     monkeypatch.chdir(tmp_path)
     vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
@@ -218,7 +218,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     assert first_revision(shown) == "workspace"
     models = ["lenet5", "resnet18"]
     text = table(shown, models, "test.accuracy", "metrics",
-                 noise=side_runs(Tree(), models, pipeline_paths()))
+                 noise=side_runs(None, models, pipeline_paths()))
     lines = text.splitlines()
     rows = {line.split()[1] if line.startswith("└") else line.split()[0]: line
             for line in lines[4:] if line.strip() and not line.startswith(("~", "noise"))}

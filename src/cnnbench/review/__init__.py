@@ -9,4 +9,5 @@
 - ``experiments``  experiments side by side in a terminal
 - ``repeats``      collect seed repeats from DVC experiments
 - ``paths``        the pipeline's paths, read from dvc.yaml
+- ``project``      git and DVC in-process: files at a revision, status, diffs, experiments
 """
