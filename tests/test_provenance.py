@@ -101,3 +101,19 @@ def test_a_comment_only_edit_keeps_the_repeats_in_the_pool(tmp_path):
     assert _code(repo) == before
     assert "- VGG16 test accuracy: paired over 3 seeds" in text
     assert "Not counted" not in text
+
+
+def test_the_numerics_fingerprint_repeats_itself_and_leaves_layer_names_alone():
+    """Equal numbers give equal digests; and the network it trains must not shift the
+    automatic layer names of the network trained after it."""
+    import keras
+
+    from cnnbench.machine import numerics
+
+    def number(name: str) -> int:
+        return int(name.rpartition("_")[2]) if "_" in name else 0
+
+    before = number(keras.layers.Dense(2).name)
+    first = numerics()
+    assert number(keras.layers.Dense(2).name) == before + 1
+    assert numerics() == first and len(first) == 12

@@ -161,10 +161,13 @@ def numerics() -> str:
     draw = np.random.default_rng(0)
     x = draw.random((16, 8, 8, 3), dtype="float32")
     y = keras.utils.to_categorical(draw.integers(0, 3, 16), 3)
-    model = keras.Sequential([keras.Input((8, 8, 3)),
-                              keras.layers.Conv2D(4, 3, activation="relu", dtype="float32"),
-                              keras.layers.GlobalAveragePooling2D(dtype="float32"),
-                              keras.layers.Dense(3, activation="softmax", dtype="float32")])
+    # named, so that the networks built after it get the layer names they get without it
+    model = keras.Sequential([
+        keras.Input((8, 8, 3), name="numerics_input"),
+        keras.layers.Conv2D(4, 3, activation="relu", dtype="float32", name="numerics_conv"),
+        keras.layers.GlobalAveragePooling2D(dtype="float32", name="numerics_pool"),
+        keras.layers.Dense(3, activation="softmax", dtype="float32", name="numerics_dense"),
+    ], name="numerics")
     model.set_weights([draw.standard_normal(w.shape).astype("float32")
                        for w in model.get_weights()])
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy",
