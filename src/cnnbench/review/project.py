@@ -179,7 +179,7 @@ def downstream(stages: list[str]) -> list[str]:
 def params_diff(base: str) -> dict:
     """``dvc params diff <base> --json``: ``{file: {key: {"old", "new"}}}``."""
     with dvc("params diff") as repo:
-        return repo.params.diff(a_rev=base)
+        return repo.params.diff(a_rev=base).get("diff", {})
 
 
 def metrics_diff(base: str) -> str:
