@@ -117,3 +117,15 @@ def test_the_numerics_fingerprint_repeats_itself_and_leaves_layer_names_alone():
     first = numerics()
     assert number(keras.layers.Dense(2).name) == before + 1
     assert numerics() == first and len(first) == 12
+
+
+def test_left_out_repeats_are_counted_per_reason_with_the_fix():
+    from cnnbench.report.provenance import left_out
+
+    code, numerics = ("code", "predate `a.py`"), ("numerics", "ran with other numerics (x)")
+    assert left_out("vgg16", [code, numerics, code]) == [
+        "2 repeats of VGG16 predate `a.py`; run `cnnbench repeats` with experiments of the "
+        "current code",
+        "1 repeat of VGG16 ran with other numerics (x); run `cnnbench repeats` with "
+        "experiments on the main run's machine"]
+    assert left_out("vgg16", [code])[0].startswith("1 repeat of VGG16 predates `a.py`;")

@@ -383,6 +383,6 @@ def test_the_gate_warns_of_repeats_that_a_code_change_left_stale(project, tmp_pa
     result = run([sys.executable, "-m", "cnnbench", "gate"], repo, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [line for line in result.stdout.splitlines() if "warning" in line] == [
-        "gate: warning: 1 repeat of LeNet5 predate `src/cnnbench/models/lenet5.py`; run "
+        "gate: warning: 1 repeat of LeNet5 predates `src/cnnbench/models/lenet5.py`; run "
         "`cnnbench repeats` with experiments of the current code"]
-    assert "left out: 1 repeat of LeNet5 predate" in (repo / "reports/summary.md").read_text()
+    assert "left out: 1 repeat of LeNet5 predates" in (repo / "reports/summary.md").read_text()

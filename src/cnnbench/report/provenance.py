@@ -115,5 +115,6 @@ def apart(main: dict, repeat: dict) -> tuple[str, str] | None:
 
 def left_out(model: str, reasons: list[tuple[str, str]]) -> list[str]:
     """One line per reason: ``2 repeats of VGG16 predate `...vgg16.py`; run ...``."""
-    return [f"{count} repeat{'s' * (count > 1)} of {display_name(model)} {reason}; "
+    return [f"{count} repeat{'s' * (count > 1)} of {display_name(model)} "
+            f"{reason if count > 1 else reason.replace('predate ', 'predates ', 1)}; "
             f"{FIX[kind]}" for (kind, reason), count in Counter(reasons).items()]
