@@ -9,8 +9,10 @@ models and moves ResNet18's test accuracy by +0.002 and VGG16's by +0.25.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -18,13 +20,17 @@ import yaml
 from helpers import DEFAULT_PARAMS, ROOT, commit, run, write_record
 
 from cnnbench.report.noise import compare_runs, format_change
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import protocol_digest
+from cnnbench.training.code import code_digests
 
 MODELS = ("resnet18", "vgg16")
 DATA = {"source": {"name": "cifar10-jpeg.tar.gz", "sha256": "78" * 32},
         "train": {"count": 50000}, "test": {"count": 10000}}
 MACHINE = {"cpu": "AMD EPYC", "cores": 2, "accelerator": "cpu", "backend": "tensorflow",
-           "keras": "3.15.1"}
+           "keras": "3.15.1", "numerics": "0123456789ab"}
+#: the code each model trained with, as its training log records it
+CODE = {m: {"stages/train.py": "5" * 12, f"src/cnnbench/models/{m}.py": m[:3] * 4}
+        for m in ("resnet18", "vgg16")}
 LOG = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
        "epochs": 5, "seed": 0, "precision": "float32", "machine": MACHINE}
 #: test accuracy per seed of the base: seed 0 is the main run, 1 and 2 the repeats
@@ -33,27 +39,33 @@ BASE = {"resnet18": {0: 0.7756, 1: 0.7790, 2: 0.7731},
 MOVE = {"resnet18": 0.002, "vgg16": 0.25}
 
 
-def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None) -> dict:
+def _metrics(model: str, accuracy: float, seed: int, protocol: str | None = None,
+             code: dict | None = None) -> dict:
     record = {"model": model, "test": {"accuracy": accuracy, "loss": 0.9 + seed / 100},
               "train": {"accuracy": 0.8, "loss": 0.5, "epochs": 5},
               "time": {"epoch_mean_s": 30.0 + seed, "train_s": 150.0},
               "throughput": {"infer_img_s": 1000.0 + seed}}
     if protocol:
         record["repeat"] = {"experiment": f"seed{seed}", "seed": seed, "protocol": protocol,
-                            "machine": MACHINE}
+                            "code": code, "machine": MACHINE}
     return record
 
 
-def _side(repo: Path, accuracy: dict, log: dict, repeats: bool) -> None:
-    """One revision's files: params, per-model metrics, logs and (optionally) repeats."""
+def _side(repo: Path, accuracy: dict, log: dict, repeats: bool,
+          code: dict | None = None) -> None:
+    """One revision's files: params, per-model metrics, logs and (optionally) repeats;
+    ``code``: what each model trained with (default ``CODE``)."""
     protocol = protocol_digest(log, DATA)
+    code = code or CODE
     for model in MODELS:
         write_record(repo / f"metrics/{model}.json", _metrics(model, accuracy[model][0], 0))
-        write_record(repo / f"plots/train/{model}/params.yaml", {"model": model, **log})
+        write_record(repo / f"plots/train/{model}/params.yaml",
+               {"model": model, **log, "code": code[model]})
         for seed in (1, 2):
             path = repo / f"metrics/repeats/seed{seed}/{model}.json"
             if repeats:
-                write_record(path, _metrics(model, accuracy[model][seed], seed, protocol))
+                write_record(path,
+                       _metrics(model, accuracy[model][seed], seed, protocol, code[model]))
 
 
 def _project(repo: Path, base_repeats: bool = True) -> Path:
@@ -120,8 +132,10 @@ def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_p
     # seconds per epoch: the base has repeats on this machine, the pull request none
     assert _cell(text, "VGG16", "seconds per epoch") == "="
     # the pull request's repeats are of 5 epochs, its main runs of 6: not its noise
-    assert ("Not counted: the pull request's repeats of ResNet18 (2), VGG16 (2), of other "
-            "params or data than its main run's.") in text
+    for name in ("ResNet18", "VGG16"):
+        assert (f"- Not counted (pull request): 2 repeats of {name} ran other params or data; "
+                "run `cnnbench repeats` with experiments of the current params and data."
+                ) in text
     resolve = next(line for line in lines if line.startswith("- ResNet18 test accuracy `~"))
     seeds = int(resolve.split("`: ")[1].split()[0])
     assert seeds > 3 and resolve.endswith("seeds per side (now 3 and 1)")
@@ -175,7 +189,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
     from cnnbench.review.experiments import first_revision, table
     from cnnbench.review.paths import pipeline_paths
-    from cnnbench.review.runs import Tree, side_runs
+    from cnnbench.review.runs import side_runs
 
     monkeypatch.chdir(tmp_path)
     vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
@@ -183,7 +197,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     write_record(tmp_path / "reports/data.json", {"data": DATA})
     _side(tmp_path, BASE, LOG, repeats=True)
     write_record(tmp_path / "metrics/lenet5.json", _metrics("lenet5", 0.4778, 0))
-    write_record(tmp_path / "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG})
+    write_record(tmp_path / "plots/train/lenet5/params.yaml", {"model": "lenet5", **LOG, "code": {}})
     main = {"lenet5": 0.4778, "resnet18": BASE["resnet18"][0]}
     shown = [{**_exp(None, "workspace", main), "name": None},
              {**_exp("main", "a" * 40, main), "experiments": [
@@ -194,7 +208,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     assert first_revision(shown) == "workspace"
     models = ["lenet5", "resnet18"]
     text = table(shown, models, "test.accuracy", "metrics",
-                 noise=side_runs(Tree(), models, pipeline_paths()))
+                 noise=side_runs(None, models, pipeline_paths()))
     lines = text.splitlines()
     rows = {line.split()[1] if line.startswith("└") else line.split()[0]: line
             for line in lines[4:] if line.strip() and not line.startswith(("~", "noise"))}
@@ -206,3 +220,120 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     assert f"ResNet18 ±{band:.4f} (3 runs)" in notes
     assert "noise unknown: LeNet5 (no seed repeats of workspace's protocol" in notes
     assert max(map(len, lines)) <= 120
+
+
+# --- Every run carries the code it trained with, and noise is pooled only over like runs. ---
+#
+# The review scenario of a pull request that changes a network: a copy of the project (its
+# own `src/` and `stages/`) holds hand-written results of ResNet18 and VGG16 (seed 0 and seed
+# repeats 1 and 2), each training log carrying the code fingerprint the train stage records
+# (`cnnbench.training.code.code_digests` of the copy's files, as the stage computes it). The
+# pull request sets VGG16's `DROPOUT = 0.3` and reruns its seed 0 (+0.25 test accuracy), and
+# ResNet18's seed 0 moves by +0.002 with its code untouched; `cnnbench compare` judges both.
+# The gate's warning about such stale repeats runs on the tiny pipeline in test_repeats.py.
+
+VGG16 = "src/cnnbench/models/vgg16.py"
+
+
+@contextmanager
+def _inside(folder: Path):
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _code(repo: Path) -> dict:
+    """Each model's code fingerprint in ``repo``, as its train stage would log it."""
+    with _inside(repo):
+        return {m: code_digests("stages/train.py", f"src/cnnbench/models/{m}.py")
+                for m in MODELS}
+
+
+def _code_project(repo: Path) -> Path:
+    """The base commit: the project's code and paths (no stages, so no stage is stale),
+    two models' runs and repeats."""
+    for name in ("stages", "src", "reference"):
+        shutil.copytree(ROOT / name, repo / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    vars_ = yaml.safe_load((ROOT / "dvc.yaml").read_text())["vars"]
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"vars": vars_}))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["models"] = {m: params["models"][m] for m in MODELS}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_record(repo / "reports/data.json", {"data": DATA})
+    _side(repo, BASE, LOG, repeats=True, code=_code(repo))
+    run(["git", "init", "-q"], repo)
+    run(["dvc", "init", "-q"], repo)
+    commit(repo, "base")
+    return repo
+
+
+def _rerun_seed0(repo: Path, *edits: tuple[str, str]) -> str:
+    """Edit vgg16.py, write both models' new seed-0 runs (VGG16 +0.25, ResNet18 +0.002)
+    with the code they now record, commit, and return `cnnbench compare --base HEAD~1`."""
+    path = repo / VGG16
+    for old, new in edits:
+        assert old in path.read_text()
+        path.write_text(path.read_text().replace(old, new))
+    moved = {"resnet18": {0: BASE["resnet18"][0] + 0.002}, "vgg16": {0: BASE["vgg16"][0] + 0.25}}
+    _side(repo, moved, LOG, repeats=False, code=_code(repo))  # the repeats stay as committed
+    commit(repo, "vgg16: edited, seed 0 rerun")
+    return run([sys.executable, "-m", "cnnbench", "compare", "--base", "HEAD~1"], repo).stdout
+
+
+def test_a_changed_network_is_beyond_noise_and_its_old_repeats_are_named(tmp_path):
+    repo = _code_project(tmp_path / "repo")
+    before = _code(repo)
+    text = _rerun_seed0(repo, ("DROPOUT = 0.2", "DROPOUT = 0.3"))
+    after = _code(repo)
+    assert [p for p in after["vgg16"] if after["vgg16"][p] != before["vgg16"][p]] == [VGG16]
+    assert after["resnet18"] == before["resnet18"]
+    lines = text.splitlines()
+    assert lines[2] == "1 change beyond run-to-run noise: VGG16 test accuracy +0.250."
+    assert _cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±")
+    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    assert "- ResNet18 test accuracy: paired over 3 seeds" in text
+    assert ("- Not counted (pull request): 2 repeats of VGG16 predate "
+            f"`{VGG16}`; run `cnnbench repeats` with experiments of the current code.") in text
+
+
+def test_a_comment_only_edit_keeps_the_repeats_in_the_pool(tmp_path):
+    repo = _code_project(tmp_path / "repo")
+    before = _code(repo)
+    text = _rerun_seed0(repo, ("DROPOUT = 0.2", "DROPOUT = (  # the seed report's rate\n"
+                                                "    0.2\n)"),
+                        ('"""VGG16 as in the seed report', '"""The VGG16 of the seed report'))
+    assert _code(repo) == before
+    assert "- VGG16 test accuracy: paired over 3 seeds" in text
+    assert "Not counted" not in text
+
+
+def test_the_numerics_fingerprint_repeats_itself_and_leaves_layer_names_alone():
+    """Equal numbers give equal digests; and the network it trains must not shift the
+    automatic layer names of the network trained after it."""
+    import keras
+
+    from cnnbench.machine import numerics
+
+    def number(name: str) -> int:
+        return int(name.rpartition("_")[2]) if "_" in name else 0
+
+    before = number(keras.layers.Dense(2).name)
+    first = numerics()
+    assert number(keras.layers.Dense(2).name) == before + 1
+    assert numerics() == first and len(first) == 12
+
+
+def test_left_out_repeats_are_counted_per_reason_with_the_fix():
+    from cnnbench.report.provenance import left_out
+
+    code, numerics = ("code", "predate `a.py`"), ("numerics", "ran with other numerics (x)")
+    assert left_out("vgg16", [code, numerics, code]) == [
+        "2 repeats of VGG16 predate `a.py`; run `cnnbench repeats` with experiments of the "
+        "current code",
+        "1 repeat of VGG16 ran with other numerics (x); run `cnnbench repeats` with "
+        "experiments on the main run's machine"]
+    assert left_out("vgg16", [code])[0].startswith("1 repeat of VGG16 predates `a.py`;")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 
@@ -18,14 +19,17 @@ import yaml
 
 from helpers import environment, ran_stages, run, run_lenet5_project, write_record
 
-from cnnbench.report.results import protocol_digest
-from cnnbench.report.results import load_repeats, main_protocols
+from cnnbench.report.provenance import protocol_digest
+from cnnbench.report.results import load_repeats, main_runs
 from cnnbench.report.statistics import over_seeds
 
 DATA = {"source": {"name": "x.tar.gz", "sha256": "ab" * 32},
         "train": {"count": 100}, "test": {"count": 20}}
 PARAMS = {"recipe": "seed", "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32,
-          "epochs": 5, "seed": 0, "precision": "float32", "machine": {"cpu": "x"}}
+          "epochs": 5, "seed": 0, "precision": "float32", "code": {"a.py": "c0"},
+          "machine": {"cpu": "x", "numerics": "n0"}}
+#: what a repeat of PARAMS records (``cnnbench repeats``), but its protocol
+SAME = {"code": PARAMS["code"], "machine": PARAMS["machine"]}
 
 
 def test_protocol_digest_ignores_the_seed_and_speed_knobs_only():
@@ -50,12 +54,13 @@ def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path)
                                    (3, 0.10, other), (0, 0.99, protocol)):
         write_record(tmp_path / f"repeats/seed{seed}/lenet5.json",
                {"model": "lenet5", "test": {"accuracy": accuracy, "loss": 1.0 + seed},
-                "repeat": {"experiment": f"e{seed}", "seed": seed, "protocol": digest}})
+                "repeat": {"experiment": f"e{seed}", "seed": seed, "protocol": digest,
+                           **SAME}})
     metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
     repeats = load_repeats(["lenet5"], tmp_path / "repeats")
     assert sorted(repeats["seed"]) == [0, 1, 2, 3]
     table, left_out = over_seeds(metrics, repeats,
-                                 main_protocols(["lenet5"], tmp_path / "logs",
+                                 main_runs(["lenet5"], tmp_path / "logs",
                                                 tmp_path / "data.json"))
     row = table.loc["lenet5"]
     assert row["seeds"] == "0 1 2" and row["n"] == 3
@@ -67,31 +72,60 @@ def test_over_seeds_averages_the_main_run_with_repeats_of_its_protocol(tmp_path)
     assert row["test.accuracy.one_run_low"] == pytest.approx(0.48 - half, abs=1e-6)
     assert row["test.accuracy.one_run_high"] == pytest.approx(0.48 + half, abs=1e-6)
     assert len(left_out) == 2
-    assert any("seed3" in line and "another protocol" in line for line in left_out)
+    assert ("1 repeat of LeNet5 ran other params or data; run `cnnbench repeats` with "
+            "experiments of the current params and data") in left_out
     assert any("seed0" in line and "already counted" in line for line in left_out)
 
 
 def test_over_seeds_says_which_seeds_ran_on_which_machine(tmp_path):
     write_record(tmp_path / "logs/alexnet8/params.yaml", PARAMS)
     write_record(tmp_path / "data.json", {"data": DATA})
+    # another machine of the main run's numerics (its fingerprint)
     gpu = {"cpu": "Xeon", "cores": 16, "accelerator": "NVIDIA H200", "keras": "3.15.1",
-           "backend": "jax"}
-    for seed, machine in ((1, gpu), (2, gpu), (3, None)):
+           "backend": "jax", "numerics": "n0"}
+    for seed, machine in ((1, gpu), (2, gpu)):
         write_record(tmp_path / f"repeats/seed{seed}/alexnet8.json",
                {"model": "alexnet8", "test": {"accuracy": 0.5, "loss": 1.0},
                 "repeat": {"experiment": f"e{seed}", "seed": seed, "machine": machine,
-                           "protocol": protocol_digest(PARAMS, DATA)}})
+                           "protocol": protocol_digest(PARAMS, DATA), "code": SAME["code"]}})
     metrics = pd.DataFrame({"test.accuracy": [0.58], "test.loss": [1.2]}, index=["alexnet8"])
     repeats = load_repeats(["alexnet8"], tmp_path / "repeats")
-    protocols = main_protocols(["alexnet8"], tmp_path / "logs", tmp_path / "data.json")
+    protocols = main_runs(["alexnet8"], tmp_path / "logs", tmp_path / "data.json")
     cpu = "2-core AMD EPYC, Keras 3.15.1 on tensorflow"
     table, _ = over_seeds(metrics, repeats, protocols, {"alexnet8": cpu})
     assert table.loc["alexnet8", "machines"] == (
-        f"seed 0 on {cpu}; seeds 1, 2 on NVIDIA H200, Keras 3.15.1 on jax; "
-        "seed 3 on a machine not recorded")
-    one_machine = repeats[repeats["seed"] < 3].assign(machine=cpu)
+        f"seed 0 on {cpu}; seeds 1, 2 on NVIDIA H200, Keras 3.15.1 on jax")
+    one_machine = repeats.assign(machine=cpu)
     table, _ = over_seeds(metrics, one_machine, protocols, {"alexnet8": cpu})
     assert table.loc["alexnet8", "machines"] == ""
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"code": {"a.py": "c1"}}, "predate `a.py`; run `cnnbench repeats` with experiments "
+                               "of the current code"),
+    ({"code": None}, "predate recorded code fingerprints"),
+    ({"machine": {"cpu": "x", "numerics": "n1"}}, "ran with other numerics (numerics n1, "
+                                                  "not numerics n0)"),
+    ({"machine": {"accelerator": "NVIDIA H200", "backend": "jax"}},
+     "ran with other numerics (NVIDIA H200 on jax, not numerics n0)"),
+])
+def test_a_repeat_of_other_code_or_numerics_is_left_out_with_the_reason(tmp_path, change,
+                                                                       reason):
+    """Equal params and data are not enough: a repeat counts only if its code and its
+    numerics (fingerprint, or backend and device before it) are the main run's."""
+    write_record(tmp_path / "logs/lenet5/params.yaml", PARAMS)
+    write_record(tmp_path / "data.json", {"data": DATA})
+    for seed in (1, 2):
+        write_record(tmp_path / f"repeats/seed{seed}/lenet5.json",
+               {"model": "lenet5", "test": {"accuracy": 0.5, "loss": 1.0},
+                "repeat": {"experiment": f"e{seed}", "seed": seed,
+                           "protocol": protocol_digest(PARAMS, DATA), **SAME, **change}})
+    metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
+    table, left_out = over_seeds(metrics, load_repeats(["lenet5"], tmp_path / "repeats"),
+                                 main_runs(["lenet5"], tmp_path / "logs",
+                                           tmp_path / "data.json"))
+    assert table.loc["lenet5", "n"] == 1
+    assert len(left_out) == 1 and left_out[0].startswith(f"2 repeats of LeNet5 {reason}")
 
 
 def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
@@ -99,7 +133,7 @@ def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
     write_record(tmp_path / "data.json", {"data": DATA})
     metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
     repeats = load_repeats(["lenet5"], tmp_path / "nothing-here")
-    table, left_out = over_seeds(metrics, repeats, main_protocols(
+    table, left_out = over_seeds(metrics, repeats, main_runs(
         ["lenet5"], tmp_path / "logs", tmp_path / "data.json"))
     assert table.loc["lenet5", "n"] == 1 and math.isnan(table.loc["lenet5", "test.accuracy.std"])
     assert math.isnan(table.loc["lenet5", "test.accuracy.one_run_high"])
@@ -176,9 +210,16 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     assert "2 model run(s) from 2 experiment(s)" in result.stdout
     one = json.loads((repo / "metrics/repeats/seed1/lenet5.json").read_text())
     assert one["repeat"]["experiment"] == "seed1" and one["repeat"]["seed"] == 1
-    logged = yaml.safe_load((repo / "plots/train/lenet5/params.yaml").read_text())["machine"]
-    assert one["repeat"]["machine"]["backend"] == logged["backend"]
-    assert one["repeat"]["machine"]["cpu"] == logged["cpu"]
+    logged = yaml.safe_load((repo / "plots/train/lenet5/params.yaml").read_text())
+    # what produced the repeat, as its own training log recorded it: the main run's code
+    # (the files of dvc.yaml's train stage) and numerics, one machine
+    assert one["repeat"]["machine"] == logged["machine"]
+    assert one["repeat"]["code"] == logged["code"]
+    deps = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]["train@lenet5"]["deps"]
+    # (the package's files are named from src/ when imported from the project itself)
+    assert ({path.removeprefix("src/") for path in logged["code"]}
+            == {d["path"].removeprefix("src/") for d in deps if d["path"].endswith(".py")})
+    assert len(logged["machine"]["numerics"]) == 12
     assert (repo / "metrics/repeats/seed3/lenet5.json").exists()
 
     shown = json.loads(run(["dvc", "metrics", "show", "metrics/repeats", "--json"],
@@ -196,7 +237,8 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
     markdown = (repo / "reports/summary.md").read_text()
     assert "### Test accuracy over seeds" in markdown
     assert f"{mean:.4f}" in markdown
-    assert "left out: metrics/repeats/seed3/lenet5.json: another protocol" in markdown
+    assert ("left out: 1 repeat of LeNet5 ran other params or data; run `cnnbench repeats`"
+            in markdown)
     source = json.loads((repo / "reports/data.json").read_text())["data"]["source"]
     assert f"Data: {source['name']}, sha256 `{source['sha256']}`." in markdown
 
@@ -245,7 +287,8 @@ def test_a_run_trained_on_two_machines_says_which_model_ran_where(tmp_path):
 def test_two_cpus_of_one_name_are_told_apart_by_their_vector_extensions(tmp_path):
     """Virtual AMD EPYCs of three generations all call themselves "AMD EPYC": the
     recorded features say which kernels (and speed) a run had."""
-    from cnnbench.report.results import describe_run, machine_label
+    from cnnbench.report.provenance import machine_label
+    from cnnbench.report.results import describe_run
 
     cpu = {"cpu": "AMD EPYC", "cores": 2, "accelerator": "cpu", "keras": "3.15.1",
            "backend": "tensorflow"}
@@ -306,3 +349,27 @@ def test_collect_skips_a_model_without_a_main_run(project):
         os.chdir(cwd)
     assert [p.relative_to(repo / "out2").as_posix() for p in written] == ["seed1/lenet5.json"]
     assert "vgg16: no main run in the workspace to repeat; skipped" in lines
+
+
+@pytest.mark.slow
+def test_the_gate_warns_of_repeats_that_a_code_change_left_stale(project, tmp_path):
+    """Collect seed 1, commit, change LeNet5's network and rerun seed 0: the gate passes
+    (results current) and says, in one line, that the repeat predates the network."""
+    repo = tmp_path / "repo"
+    shutil.copytree(project[0], repo, symlinks=True)
+    shutil.rmtree(repo / "metrics/repeats", ignore_errors=True)  # another test's
+    run([sys.executable, "-m", "cnnbench", "repeats", "--out", "metrics/repeats", "seed1"], repo)
+    run(["dvc", "repro"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "seed 1"], repo)
+    current = run([sys.executable, "-m", "cnnbench", "gate"], repo).stdout
+    assert "warning" not in current  # the repeat is of the main run's code
+    network = repo / "src/cnnbench/models/lenet5.py"
+    network.write_text(network.read_text().replace("((6, 5), (16, 5))", "((6, 5), (12, 5))"))
+    run(["dvc", "repro"], repo)
+    result = run([sys.executable, "-m", "cnnbench", "gate"], repo, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line for line in result.stdout.splitlines() if "warning" in line] == [
+        "gate: warning: 1 repeat of LeNet5 predates `src/cnnbench/models/lenet5.py`; run "
+        "`cnnbench repeats` with experiments of the current code"]
+    assert "left out: 1 repeat of LeNet5 predates" in (repo / "reports/summary.md").read_text()

@@ -6,6 +6,8 @@ Every log, metric, benchmark and set-up choice takes its machine facts from here
 - ``nvidia_gpus``, ``driver_cuda``: ``nvidia-smi``, if it is on PATH and lists a GPU;
 - ``describe``: all of it plus the running Keras backend, the device it trains on and the
   versions (imports Keras, so only once the environment exists);
+- ``numerics``: a digest of a few fixed training steps of a tiny network on fixed data:
+  two machines (or backends, or library versions) with equal digests compute equal numbers;
 - ``label``: a machine in a few words, for tables and figures.
 
 It needs only the standard library until ``describe`` is called, so that the build picker
@@ -143,6 +145,37 @@ def describe() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def numerics() -> str:
+    """A short digest of the weights after three SGD steps of a tiny convolutional network
+    (fixed weights, fixed data, float32, the running backend's kernels): equal digests,
+    equal numbers (a run records it with its machine; about a second). The weights and data
+    come from a fixed NumPy generator, but building the layers draws from the backend's
+    generator: call it before seeding a run."""
+    import hashlib
+
+    import keras
+    import numpy as np
+
+    draw = np.random.default_rng(0)
+    x = draw.random((16, 8, 8, 3), dtype="float32")
+    y = keras.utils.to_categorical(draw.integers(0, 3, 16), 3)
+    # named, so that the networks built after it get the layer names they get without it
+    model = keras.Sequential([
+        keras.Input((8, 8, 3), name="numerics_input"),
+        keras.layers.Conv2D(4, 3, activation="relu", dtype="float32", name="numerics_conv"),
+        keras.layers.GlobalAveragePooling2D(dtype="float32", name="numerics_pool"),
+        keras.layers.Dense(3, activation="softmax", dtype="float32", name="numerics_dense"),
+    ], name="numerics")
+    model.set_weights([draw.standard_normal(w.shape).astype("float32")
+                       for w in model.get_weights()])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy",
+                  jit_compile=False)
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    weights = b"".join(np.asarray(w, dtype="float32").tobytes() for w in model.get_weights())
+    return hashlib.sha256(weights).hexdigest()[:12]
 
 
 def label(machine: dict) -> str:

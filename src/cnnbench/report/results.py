@@ -8,14 +8,14 @@
   stages (``train.loss``, ``val.accuracy``, ``time.epoch_s``, ...).
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
 - ``load_repeats``: the seed repeats collected by ``cnnbench.review.repeats`` (their statistics:
-  ``cnnbench.report.statistics``).
+  ``cnnbench.report.statistics``); ``main_runs``: what produced each main run
+  (``cnnbench.report.provenance``).
 - ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
 - ``run_protocols``: which split the models validated on every epoch (``data.validation``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -23,44 +23,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from cnnbench.config import TrainParams
 from cnnbench.data.dataset import SEED_PROTOCOL
 from cnnbench.errors import DataError
-from cnnbench.machine import label
 from cnnbench.models import display_name
+from cnnbench.report.provenance import machine_label, run_record
 
 #: DVCLive's per-metric TSV files inside a training log folder.
 HISTORY_METRICS = ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "time/epoch_s")
-
-
-#: Training params that do not change what is trained: how many steps go to the compiled
-#: function and XLA only change speed (and precision is *not* among these).
-SPEED_ONLY = ("steps_per_execution", "jit_compile")
-#: Keys of the protocol that training logs written before they left ``train`` carry, with
-#: the value that newer logs imply, so that a repeat and its main run digest alike.
-FORMER = {"tta_flip": False}
-
-
-def protocol_digest(train_params: dict, data: dict) -> str:
-    """A short digest of what a run trained: every ``TrainParams`` field except the seed
-    and speed-only knobs, and the data source's checksum and split sizes.
-
-    ``train_params`` is a training log's ``params.yaml`` (extra keys such as ``machine``
-    are ignored); ``data`` is the ``data`` section of the prepare stage's data summary.
-    """
-    fields = [f for f in TrainParams.__dataclass_fields__ if f not in ("seed", *SPEED_ONLY)]
-    train = {f: train_params.get(f, getattr(TrainParams, f, None)) for f in fields}
-    train.update({key: train_params.get(key, value) for key, value in FORMER.items()})
-    key = {
-        "train": train,
-        "data": {"sha256": (data.get("source") or {}).get("sha256"),
-                 "train": data.get("train", {}).get("count"),
-                 "test": data.get("test", {}).get("count")},
-    }
-    if "validation" in data:  # held-out validation; the seed protocol's digests stay
-        key["data"]["validation"] = data["validation"].get("count")
-    text = json.dumps(key, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _read_json(path: Path) -> dict:
@@ -118,24 +87,6 @@ def load_reference(path: str | os.PathLike) -> dict:
         raise DataError(f"{path}: cannot read the reference results ({err})") from None
 
 
-#: The widest vector extension a CPU run recorded, as tables name it (first match wins).
-ISA_NAMES = (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512, AVX512-BF16"),
-             ("avx512f", "AVX-512"), ("avx2", "AVX2"))
-
-
-def machine_label(machine: dict) -> str:
-    """``machine.label`` with a CPU run's vector extensions, which set its speed and its
-    kernels (two CPUs of one name can differ: ``2-core AMD EPYC (AVX2), Keras 3.15.1 on
-    tensorflow``). Logs that predate the recorded features get the plain label."""
-    text = label(machine)
-    features = machine.get("cpu_features") or []
-    if machine.get("accelerator", "cpu") != "cpu" or not features:
-        return text
-    isa = next((name for flag, name in ISA_NAMES if flag in features), "no AVX2")
-    device, _, rest = text.partition(", Keras")
-    return f"{device} ({isa}), Keras{rest}"
-
-
 def describe_run(models: list[str], logs_dir: str | os.PathLike,
                  data_metrics: str | os.PathLike) -> str:
     """One line saying what a run used: images, source, epochs, recipe, machine, backend
@@ -177,7 +128,8 @@ def load_train_params(logs_dir: str | os.PathLike, model: str) -> dict:
 
 def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd.DataFrame:
     """One row per collected repeat (``<repeats_dir>/seed<N>/<model>.json``) of ``models``:
-    model, seed, experiment, protocol and the flattened metrics. Empty if there are none."""
+    model, seed, experiment, protocol, its ``repeat`` record (``provenance``) and the
+    flattened metrics. Empty if there are none."""
     rows = []
     for model in models:
         paths = sorted(Path(repeats_dir).glob(f"seed*/{model}.json")) if repeats_dir else []
@@ -190,18 +142,19 @@ def load_repeats(models: list[str], repeats_dir: str | os.PathLike | None) -> pd
             row = pd.json_normalize(record, sep=".").iloc[0].to_dict()
             rows.append({**row, "model": model, "seed": repeat["seed"],
                          "experiment": repeat.get("experiment"),
-                         "protocol": repeat["protocol"], "file": str(path),
+                         "protocol": repeat["protocol"], "provenance": repeat,
+                         "file": str(path),
                          "machine": machine_label(repeat["machine"])
                          if repeat.get("machine") else None})
     return pd.DataFrame(rows, columns=None if rows else ["model", "seed", "protocol"])
 
 
-def main_protocols(models: list[str], logs_dir: str | os.PathLike,
-                   data_metrics: str | os.PathLike) -> dict[str, tuple[int, str]]:
-    """Each model's (seed, protocol digest) in the main run, from its training log."""
+def main_runs(models: list[str], logs_dir: str | os.PathLike,
+              data_metrics: str | os.PathLike) -> dict[str, tuple[int, dict]]:
+    """Each model's (seed, ``provenance.run_record``) of the main run, from its training log."""
     data = _read_json(Path(data_metrics))["data"]
     result = {}
     for model in models:
         params = load_train_params(logs_dir, model)
-        result[model] = (params.get("seed"), protocol_digest(params, data))
+        result[model] = (params.get("seed"), run_record(params, data))
     return result

@@ -14,6 +14,9 @@ import math
 import pandas as pd
 from scipy import stats
 
+from cnnbench.report.provenance import apart
+from cnnbench.report.provenance import left_out as provenance_left_out
+
 
 def _machines_text(machines: dict) -> str:
     """``seed 0 on A; seeds 1, 2 on B`` when the runs span more than one machine, else ''."""
@@ -57,9 +60,10 @@ def one_run_range(values, level: float = 0.95) -> tuple[float, float]:
 
 
 def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
-               protocols: dict[str, tuple[int, str]],
+               protocols: dict[str, tuple[int, dict]],
                main_machines: dict[str, str] | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Test accuracy over seeds: the main run plus the repeats of the same protocol.
+    """Test accuracy over seeds: the main run plus the repeats that are its noise
+    (``protocols``: each model's seed and ``provenance.run_record``; ``provenance.apart``).
 
     Returns a table indexed by model (``seeds``, ``n``, ``test.accuracy.mean``,
     ``test.accuracy.std`` (sample std, NaN for one run), ``test.accuracy.one_run_low`` and
@@ -67,7 +71,7 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
     ``test.loss.mean``, ``test.accuracy.runs``: seed -> test accuracy of every run counted,
     and ``machines``: which seeds ran where, when a model's runs span more than one machine
     (``main_machines`` labels the main runs), else '') and one line per repeat left out,
-    saying why.
+    saying why (``provenance.left_out``).
     """
     rows, left_out = {}, []
     for model in metrics.index:
@@ -76,10 +80,10 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
         loss = {seed: metrics.loc[model, "test.loss"]}
         machines = {seed: (main_machines or {}).get(model)}
         mine = repeats[repeats["model"] == model] if len(repeats) else repeats
+        reasons = []
         for _, repeat in mine.iterrows():
-            if repeat["protocol"] != protocol:
-                left_out.append(f"{repeat['file']}: another protocol than the main run's "
-                                f"(params or data differ beyond the seed)")
+            if why := apart(protocol, repeat["provenance"]):
+                reasons.append(why)
             elif repeat["seed"] in accuracy:
                 left_out.append(f"{repeat['file']}: seed {repeat['seed']} is already counted")
             else:
@@ -87,6 +91,7 @@ def over_seeds(metrics: pd.DataFrame, repeats: pd.DataFrame,
                 loss[repeat["seed"]] = repeat["test.loss"]
                 machine = repeat.get("machine")
                 machines[repeat["seed"]] = machine if isinstance(machine, str) else None
+        left_out += provenance_left_out(model, reasons)
         values = pd.Series(accuracy, dtype="float64")
         low, high = one_run_range(values)
         rows[model] = {"seeds": " ".join(str(s) for s in sorted(accuracy)), "n": len(values),

@@ -24,9 +24,10 @@ import pandas as pd
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
+from cnnbench.report.provenance import machine_label
 from cnnbench.report.results import (describe_run, load_history, load_metrics, load_reference,
-                              load_repeats, load_train_params, machine_label, main_protocols,
-                              run_protocols, split_by_results)
+                                     load_repeats, load_train_params, main_runs,
+                                     run_protocols, split_by_results)
 from cnnbench.report.statistics import over_seeds
 
 
@@ -80,7 +81,7 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
     table["on_cpu"] = pd.Series({m: machine.get("accelerator", "cpu") == "cpu"
                                  for m, machine in logged.items()}, dtype="bool")
     seeds, left_out = over_seeds(metrics, load_repeats(models, repeats_dir),
-                                 main_protocols(models, logs_dir, data_metrics), main_machines)
+                                 main_runs(models, logs_dir, data_metrics), main_machines)
     table = table.join(seeds)
     table["diff.test.accuracy.mean"] = (table["test.accuracy.mean"]
                                         - table["seed.test.accuracy"]).round(4)
@@ -173,8 +174,8 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "", compare("test").to_markdown(index=False, disable_numparse=True), "",
         "### Test accuracy over seeds",
         "",
-        "The main run and its seed repeats of the same protocol (`cnnbench repeats`;"
-        " docs/guide/experiments.md); std is the sample standard deviation (n − 1). \"One more"
+        "The main run and its seed repeats of the same params, data, code and numerics"
+        " (`cnnbench repeats`; docs/guide/review.md); std is the sample standard deviation (n − 1). \"One more"
         " run, 95 %\" is where a further run of ours would land 95 % of the time (Student's t"
         " prediction interval from the n runs, normal spread assumed): the seed's number is"
         " one run, so a seed value inside it is within our run-to-run noise, and Δ mean"

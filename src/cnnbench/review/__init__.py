@@ -3,10 +3,11 @@
 - ``gate``         fail, naming the stages, when the committed results are stale
 - ``refresh``      record edits that cannot change any output, without rerunning
 - ``compare``      a revision's results against a base, as Markdown, marked against noise
-- ``runs``         each side's main runs and seed repeats of their protocol, from git or disk
+- ``runs``         each side's main runs and the seed repeats that are their noise
 - ``comment``      post or update that comparison on a pull request
 - ``review``       the comparison, the summary and ``dvc plots diff`` as one review
 - ``experiments``  experiments side by side in a terminal
 - ``repeats``      collect seed repeats from DVC experiments
 - ``paths``        the pipeline's paths, read from dvc.yaml
+- ``project``      git and DVC in-process: files at a revision, status, diffs, experiments
 """

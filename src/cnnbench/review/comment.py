@@ -2,11 +2,9 @@
 
     GH_TOKEN=... cnnbench comment --repo owner/name --pr 12 comparison.md
 
-The comment starts with a hidden marker (``<!-- cnnbench-review -->``); a later run
-finds the comment holding it through the GitHub CLI (``gh api``) and edits it, so a pull
-request keeps one comparison, updated on every push. A text over GitHub's 65,536-character
-limit is cut at a line end, with a visible note saying so. Needs only the standard
-library and ``gh``, so the posting job installs nothing else.
+The comment holds a hidden marker (``<!-- cnnbench-review -->``) by which later runs find
+and edit it through the GitHub CLI (``gh api``); a text over GitHub's 65,536 characters is
+cut at a line end with a note. Needs only the standard library and ``gh``.
 """
 
 from __future__ import annotations

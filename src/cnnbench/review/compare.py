@@ -2,26 +2,17 @@
 
     cnnbench compare --base main [--out comparison.md]
 
-Prints (and with ``--out`` writes) which changes are beyond run-to-run noise, whether the
-committed results are current (the stale-results gate, ``cnnbench.review.gate``), then per
-model, in the order of params.yaml's ``models``: test accuracy, test loss, last-epoch
-training accuracy, seconds per epoch and inference throughput, base -> working tree with
-the change, and the seed report's number beside; then the params that changed
-(``dvc params diff``) and the data in one line (source, image counts, sha256). The base's
-results are read from git, so nothing needs to run or be pulled. The pull-request workflow
-posts this text as its comment.
-
-Each change is marked against run-to-run noise (``cnnbench.report.noise``), from the seed
-repeats of each side's protocol (``cnnbench.review.runs``): ``~ +0.0020`` within noise,
-``+0.2500 (noise ±0.0144)`` beyond it, a plain ``+0.0020`` when neither side has repeats.
-For each change within noise it says how many seeds per side would resolve one of that size.
+Prints (and with ``--out`` writes) the changes beyond run-to-run noise, the stale-results
+gate's verdict, per model the main metrics base -> working tree marked against noise
+(``cnnbench.review.runs``) with the seed report's number, the params that changed and the
+data. The base is read from git: nothing runs or is pulled. The pull-request workflow posts
+this text as its comment; docs/guide/review.md shows and explains it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -32,9 +23,11 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.models import display_name
 from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
-from cnnbench.review.gate import COSMETIC, check, dvc, report
+from cnnbench.report.provenance import left_out
+from cnnbench.review.gate import COSMETIC, check, report
 from cnnbench.review.paths import NEEDED, pipeline_paths
-from cnnbench.review.runs import ModelRuns, Revision, Tree, side_runs, verdict
+from cnnbench.review.project import params_diff, read, resolve
+from cnnbench.review.runs import ModelRuns, get, side_runs, verdict
 
 #: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
 ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
@@ -52,68 +45,18 @@ def _on_cpu(machine: dict | None) -> bool:
     return bool(machine) and machine.get("accelerator", "cpu") == "cpu"
 
 
-def train_machine(text: str | None) -> dict | None:
-    """The ``machine`` of a training log's params.yaml text, or None."""
+def _json(rev: str | None, path: str | Path) -> dict | None:
+    """A JSON file at commit ``rev`` (None: the working tree); None if it is not there."""
+    data = read(rev, str(path))
     try:
-        return (yaml.safe_load(text) or {}).get("machine") if text else None
-    except yaml.YAMLError:
-        return None
-
-
-def _get(record: dict | None, dotted: str):
-    """``record["a"]["b"]`` for ``"a.b"``; None when any part is missing."""
-    for key in dotted.split("."):
-        if not isinstance(record, dict):
-            return None
-        record = record.get(key)
-    return record
-
-
-def resolve(base: str) -> str:
-    """The short commit id of ``base``; a one-line error if it is not a commit.
-
-    Called before ``base`` reaches any other git or DVC command: a value that looks like an
-    option (``--output=...``) is refused here, so it can never be taken for one."""
-    if not base or base.startswith("-"):
-        raise CnnbenchError(f"--base {base!r} looks like a command-line option, not a git "
-                            "revision")
-    result = subprocess.run(["git", "rev-parse", "--short", "--verify", "--end-of-options",
-                             f"{base}^{{commit}}"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise CnnbenchError(f"--base {base!r} is not a commit of this git repository")
-    return result.stdout.strip()
-
-
-def git_text(base: str, path: str | Path) -> str | None:
-    """A file as committed at ``base``; None if it is not there."""
-    result = subprocess.run(["git", "show", f"{base}:{path}"], capture_output=True, text=True)
-    return result.stdout if result.returncode == 0 else None
-
-
-def git_json(base: str, path: str) -> dict | None:
-    """A JSON file as committed at ``base``; None if it is not there."""
-    text = git_text(base, path)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
+        return None if data is None else json.loads(data)
     except ValueError:
-        raise CnnbenchError(f"{path} at {base}: not valid JSON") from None
-
-
-def local_json(path: Path) -> dict | None:
-    """A JSON file of the working tree; None if it is not there."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        raise CnnbenchError(f"{path}: not valid JSON") from None
+        raise CnnbenchError(f"{path} at {rev or 'the working tree'}: not valid JSON") from None
 
 
 def seed_value(reference: dict, model: str, key: str | None):
     """The seed report's number for a row (its mean epoch time for seconds per epoch)."""
-    value = _get(reference.get("models", {}).get(model), key) if key else None
+    value = get(reference.get("models", {}).get(model), key) if key else None
     return sum(value) / len(value) if isinstance(value, list) and value else value
 
 
@@ -156,7 +99,7 @@ def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
     for model in models:
         old_machine, new_machine = (machines or {}).get(model, (None, None))
         for label, key, seed_key, decimals in ROWS:
-            old, new = _get(base.get(model), key), _get(head.get(model), key)
+            old, new = get(base.get(model), key), get(head.get(model), key)
             change = new - old if old is not None and new is not None else None
             if key == TIMED and old_machine != new_machine and None not in (old, new):
                 rows.append(["", label, _fmt(old, decimals), _fmt(new, decimals),
@@ -217,17 +160,18 @@ def resolve_lines(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
 
 
 def noise_note(base_runs: dict[str, ModelRuns], head_runs: dict[str, ModelRuns]) -> str:
-    """How the changes are marked, and the repeats that are of another protocol."""
+    """How the changes are marked, and the repeats left out of the noise, with why."""
     text = ("`~`: within run-to-run noise; `(noise ±x)`: beyond it, x the half-width of the "
             "95 % noise band; a plain change: no seed repeats, noise unknown. The noise comes "
-            "from the seed repeats (`cnnbench repeats`) of each side's protocol.")
+            "from the seed repeats (`cnnbench repeats`) of the same params, data, code and "
+            "numerics as each side's main run.")
+    sides: dict[str, list[str]] = {}
     for side, runs in (("base", base_runs), ("pull request", head_runs)):
-        other = [f"{display_name(m)} ({r.other_protocol})" for m, r in runs.items()
-                 if r.other_protocol]
-        if other:
-            text += (f" Not counted: the {side}'s repeats of {', '.join(other)}, of other "
-                     "params or data than its main run's.")
-    return text
+        for model, found in runs.items():
+            for line in left_out(model, found.left_out):
+                sides.setdefault(line, []).append(side)
+    notes = [f"- Not counted ({' and '.join(where)}): {line}." for line, where in sides.items()]
+    return "\n".join([text, "", *notes]) if notes else text
 
 
 def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
@@ -242,7 +186,7 @@ def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
 
 def params_table(base: str) -> str:
     """``dvc params diff`` as a table of key, base and PR values; a line when none changed."""
-    diff = json.loads(dvc("params", "diff", base, "--json") or "{}")
+    diff = params_diff(base)
     rows = [[f"`{key}`", json.dumps(change.get("old")), json.dumps(change.get("new"))]
             for changes in diff.values() for key, change in changes.items()]
     if not rows:
@@ -262,9 +206,8 @@ def _data_text(summary: dict | None) -> str:
 
 
 def data_line(base: str, summary_path: Path) -> str:
-    """The data in one line: unchanged, or base -> working tree."""
-    old = git_json(base, str(summary_path))
-    new, before = _data_text(local_json(summary_path)), _data_text(old)
+    """The data in one line: unchanged, or base (a commit) -> working tree."""
+    new, before = _data_text(_json(None, summary_path)), _data_text(_json(base, summary_path))
     return (f"**Data:** unchanged ({new})." if new == before
             else f"**Data changed:** {before} → {new}.")
 
@@ -288,37 +231,26 @@ def gate_text() -> str:
     return "\n\n".join(parts)
 
 
-def _entries(params: dict) -> list[str]:
-    """Every model a revision trains: ``models``, then ``variants`` of revisions that had them."""
-    return [*(params.get("models") or {}), *(params.get("variants") or {})]
-
-
 def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
                params_path: Path, details_url: str | None, logs_dir: Path,
                repeats_dir: Path | None = None) -> str:
     """The whole comparison as Markdown; ``repeats_dir`` holds the seed repeats (default:
     the ``repeats`` folder beside ``metrics_dir``)."""
-    short = resolve(base)
-    params = yaml.safe_load(params_path.read_text()) or {}
-    models = _entries(params)
-    old_params = yaml.safe_load(git_text(base, params_path) or "{}") or {}
-    models += [m for m in _entries(old_params) if m not in models]  # removed ones
-    base_metrics = {m: git_json(base, str(metrics_dir / f"{m}.json")) for m in models}
-    head = {m: local_json(metrics_dir / f"{m}.json") for m in models}
-    log = Path("params.yaml")
-    machines = {m: (train_machine(git_text(base, logs_dir / m / log)),
-                    train_machine((logs_dir / m / log).read_text()
-                                  if (logs_dir / m / log).is_file() else None))
-                for m in models}
+    commit = resolve(base)
+    models = list((yaml.safe_load(params_path.read_text()) or {}).get("models") or {})
+    old_params = yaml.safe_load(read(commit, str(params_path)) or "{}") or {}
+    models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
     paths = {"metrics": str(metrics_dir), "logs": str(logs_dir),
              "data_summary": str(summary_path),
              "repeats": str(repeats_dir or metrics_dir / "repeats")}
-    base_runs = side_runs(Revision(base), models, paths)
-    head_runs = side_runs(Tree(), models, paths)
+    base_runs, head_runs = side_runs(commit, models, paths), side_runs(None, models, paths)
+    base_metrics = {m: base_runs[m].metrics for m in models}
+    head = {m: head_runs[m].metrics for m in models}
+    machines = {m: (base_runs[m].machine, head_runs[m].machine) for m in models}
     verdicts = noise_verdicts(models, base_runs, head_runs)
     to_resolve = resolve_lines(verdicts)
-    parts = [f"## cnnbench: this pull request against `{base}` ({short})", "",
+    parts = [f"## cnnbench: this pull request against `{base}` ({commit[:7]})", "",
              *noise_headline(verdicts), "", gate_text(), "",
              "### Results", "",
              metrics_table(models, base_metrics, head, reference, machines, verdicts), "",

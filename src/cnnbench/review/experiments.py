@@ -2,50 +2,30 @@
 
     cnnbench experiments [--metric test.accuracy]
 
-``dvc exp show`` puts every metric of every model file in its own column, named
-``<metrics file>:<metric>`` once several models share it, so five models take
-hundreds of columns even with ``--only-changed``. This reads ``dvc exp show --json`` and
-prints, for the workspace, each baseline commit and its experiments: the name, the params
-that differ between the rows, and one metric (default: test accuracy) per model in the
-order of params.yaml's ``models``, within 120 columns.
-
-The first row shows the metric; every other row its change against the first row. The
-first row's main run and its committed seed repeats of the same protocol
-(``cnnbench.review.runs``) are the noise model: a change inside the range where one more run
-of that protocol would land (``cnnbench.report.noise``, 95 %) reads ``~ -0.0020``, one
-outside it plainly, with the bands listed once under the table. A model without such
-repeats has its changes plain and is named under the table as "noise unknown".
+For the workspace, each baseline commit and its experiments (``dvc exp show``): the name,
+one metric per model (the first row's value, then each row's change against it, marked
+against the first row's run-to-run noise, ``cnnbench.review.runs``) and the params that
+differ between the rows, within 120 columns (docs/guide/review.md).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import yaml
 from tabulate import tabulate
 
 from cnnbench import runner
-from cnnbench.errors import CnnbenchError
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
+from cnnbench.report.provenance import left_out
 from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.runs import TIMINGS, ModelRuns, Revision, Tree, side_runs
+from cnnbench.review.project import experiments
+from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
 
 WIDTH = 120
 LABEL = 40  # longer experiment names end in an ellipsis
-
-
-def dvc_experiments() -> list[dict]:
-    """``dvc exp show --json`` of the current directory's project."""
-    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise CnnbenchError(f"dvc exp show failed: {lines[-1] if lines else 'no output'}")
-    return json.loads(result.stdout or "[]")
 
 
 def _label(entry: dict) -> str:
@@ -54,29 +34,22 @@ def _label(entry: dict) -> str:
     return entry.get("name") or (rev if rev == "workspace" else rev[:7])
 
 
-def first_revision(shown: list[dict]) -> str | None:
-    """The revision of the table's first row: ``workspace`` or a commit; None if no row."""
-    for baseline in shown:
-        if baseline.get("data"):
-            return baseline["rev"]
-        for exp in baseline.get("experiments") or []:
-            for rev in exp.get("revs") or []:
-                if rev.get("data"):
-                    return rev["rev"]
-    return None
-
-
-def rows(shown: list[dict]) -> list[tuple[str, dict]]:
-    """``(label, data)`` of the workspace, each baseline and its experiments, in order."""
+def rows(shown: list[dict]) -> list[tuple[str, str, dict]]:
+    """``(label, rev, data)`` of the workspace, each baseline and its experiments, in order."""
     found = []
     for baseline in shown:
         if baseline.get("data"):
-            found.append((_label(baseline), baseline["data"]))
+            found.append((_label(baseline), baseline["rev"], baseline["data"]))
         for exp in baseline.get("experiments") or []:
-            for rev in exp.get("revs") or []:
-                if rev.get("data"):
-                    found.append((f"└ {_label(rev)}", rev["data"]))
+            found += [(f"└ {_label(rev)}", rev["rev"], rev["data"])
+                      for rev in exp.get("revs") or [] if rev.get("data")]
     return found
+
+
+def first_revision(shown: list[dict]) -> str | None:
+    """The revision of the table's first row: ``workspace`` or a commit; None if no row."""
+    found = rows(shown)
+    return found[0][1] if found else None
 
 
 def _flat(data: dict, kind: str) -> dict:
@@ -114,12 +87,12 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
     (``cnnbench.review.runs.side_runs``), whose seed repeats judge the other rows' changes."""
     found = rows(shown)
     params = [{k: v for f in _flat(d, "params").values() for k, v in f.items()}
-              for _, d in found]
+              for _, _, d in found]
     keys = sorted({k for p in params for k in p})
     changed = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in params}) > 1]
     models_noise = {m: _noise(metric, (noise or {}).get(m)) for m in models}
     body, first, bands = [], None, {}
-    for (label, data), values in zip(found, params):
+    for (label, _, data), values in zip(found, params):
         metrics = _flat(data, "metrics")
         cells = [metrics.get(f"{metrics_dir}/{m}.json", {}).get(metric) for m in models]
         if first is None:
@@ -142,13 +115,15 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
     lines = [f"{metric} per model: the first row's, then each row's change against it; "
              "params that differ between the rows", "", text]
     if len(body) > 1:
-        lines += ["", *_notes(found[0][0], models, models_noise, bands, width)]
+        apart = {m: runs.left_out for m, runs in (noise or {}).items()}
+        lines += ["", *_notes(found[0][0], models, models_noise, bands, width, apart)]
     return "\n".join(lines)
 
 
 def _notes(first: str, models: list[str], noise: dict[str, dict | None],
-           bands: dict[str, float], width: int) -> list[str]:
-    """Under the table: what ``~`` means, each model's noise band, the models without one."""
+           bands: dict[str, float], width: int, apart: dict[str, list]) -> list[str]:
+    """Under the table: what ``~`` means, each model's noise band, the models without one,
+    and the repeats not counted (``apart``: ``ModelRuns.left_out`` per model)."""
     import textwrap
 
     known = [m for m in models if noise[m]]
@@ -164,6 +139,7 @@ def _notes(first: str, models: list[str], noise: dict[str, dict | None],
     if unknown:
         notes.append(f"noise unknown: {', '.join(display_name(m) for m in unknown)} (no seed "
                      f"repeats of {first}'s protocol; `cnnbench repeats` adds them).")
+    notes += [f"not counted: {line}." for m in models for line in left_out(m, apart.get(m) or [])]
     return [line for note in notes for line in textwrap.wrap(note, width)]
 
 
@@ -174,9 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with open(args.params) as fh:
         models = list((yaml.safe_load(fh) or {}).get("models") or {})
-    shown, paths = dvc_experiments(), pipeline_paths()
+    shown, paths = experiments(), pipeline_paths()
     rev = first_revision(shown)
-    noise = (side_runs(Tree() if rev == "workspace" else Revision(rev), models, paths)
-             if rev else None)
+    noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None
     print(table(shown, models, args.metric, paths["metrics"], noise=noise))
 

@@ -3,45 +3,32 @@
     cnnbench refresh [--dry]
 
 For each stage that ``dvc status`` lists as stale only because Python files it depends on
-changed, each changed file is compared with the version ``dvc.lock`` recorded, which is
-found in git history by its md5 (the index, HEAD, then every commit that changed the file).
-When each has the same syntax tree once comments, docstrings and formatting are set aside,
-the stage's entry in ``dvc.lock`` gets the files' new md5 and size, and nothing else
-changes: no stage runs and no output is read or written, so the models may be absent (a
-clone without ``dvc pull``). Anything more leaves the stage stale, named with the reason:
-the file and the first line (of the working tree's version) whose code differs, a changed
-param, data or other non-Python file, command, or a dependency or output added to or removed
-from ``dvc.yaml``. ``--dry`` only reports. Exit status 1 when a stale stage is left stale.
-
-Two equal syntax trees can still behave differently when code reads source text, so:
-
-- in a file whose code mentions ``__doc__`` (the stage scripts pass it to argparse), the
-  docstrings count as code; only comments and formatting are set aside;
-- a stage is refused when one of its files reads source text, docstrings or line numbers:
-  ``inspect``, ``linecache``, ``tokenize``, ``ast``, ``traceback``, frames and code objects,
-  ``__file__``, or a Keras ``Lambda`` layer (a saved model keeps its function's bytecode,
-  line numbers included). The model registry, ``cnnbench/models/__init__.py``, is the one
-  file allowed to: it parses the model files with ``ast`` and reads only their top-level
-  function names and string assignments (``DISPLAY_NAME``), never a docstring, comment or
-  line number, so an edit of those cannot change what it finds.
+changed, each changed file is compared with the version ``dvc.lock`` recorded (found in git
+history by its md5). When the syntax trees are equal once comments, docstrings and
+formatting are set aside (``cnnbench.training.code``), DVC records the files' new md5 and
+size in the stage's lock entry; no stage runs and no output is read. Anything more leaves
+the stage stale, named with the reason. A file whose code mentions ``__doc__`` keeps its
+docstrings as code, and a stage one of whose files reads source text (``READS_SOURCE``,
+except the files of ``REVIEWED``) is refused. ``--dry`` only reports. Exit status 1 when a
+stale stage is left stale. docs/guide/review.md says what this guarantees and what not.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import json
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import yaml
 
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.review.gate import ABSENT, dvc, stale_stages
+from cnnbench.review.project import ABSENT, dvc, shallow, stale_stages, status, versions
+from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_docstrings,
+                                    without_docstrings)
 
 LOCK = Path("dvc.lock")
 #: What the one-line reports call the edits that refresh records.
@@ -62,72 +49,19 @@ REVIEWED: dict[str, str] = {
         "the model registry parses model files with ast and reads only their top-level "
         "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
         "line number",
+    "src/cnnbench/training/code.py":
+        "it digests each file's syntax tree as refresh compares it (docstrings kept where "
+        "refresh keeps them), so two versions refresh takes as equal digest alike",
 }
-_BODIES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 # --- the syntax trees ---------------------------------------------------------------------
 
 
-def parse(source: str | bytes, filename: str = "<source>") -> ast.Module:
-    """``source``'s syntax tree; a syntax error is a one-line error naming the line.
-
-    Bytes are decoded as Python does (a coding comment included), so a changed encoding
-    that changes a string shows as a changed string."""
-    try:
-        return ast.parse(source, filename=filename)
-    except SyntaxError as err:
-        raise CnnbenchError(f"{filename}:{err.lineno}: not valid Python ({err.msg})") from None
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            and isinstance(node.value.value, str))
-
-
-def without_docstrings(tree: ast.Module) -> ast.Module:
-    """``tree`` with the docstring of the module and of every class and function removed
-    (in place); a body left empty gets a ``pass``, the same on both sides of a comparison."""
-    for node in ast.walk(tree):
-        if isinstance(node, _BODIES) and node.body and _is_docstring(node.body[0]):
-            first = node.body.pop(0)
-            if not node.body:
-                node.body.append(ast.copy_location(ast.Pass(), first))
-    return tree
-
-
-def reads_docstrings(tree: ast.Module) -> bool:
-    """Whether the code (not a comment or docstring) mentions ``__doc__``."""
-    return any("__doc__" in _names(node) for node in ast.walk(tree))
-
-
-def reads_other_docstrings(tree: ast.Module) -> bool:
-    """Whether the code reads the ``__doc__`` of an object (``build.__doc__``,
-    ``getattr(module, "__doc__")``), which may be defined in another file."""
-    return any(isinstance(node, (ast.Attribute, ast.Constant)) and "__doc__" in _names(node)
-               for node in ast.walk(tree))
-
-
-def _names(node: ast.AST) -> set[str]:
-    """The identifiers a node uses: a name, an attribute, an import, or a string constant
-    (``getattr(obj, "__doc__")``); each dotted part of an import counts."""
-    if isinstance(node, ast.Name):
-        return {node.id}
-    if isinstance(node, ast.Attribute):
-        return {node.attr}
-    if isinstance(node, ast.alias):
-        return set(node.name.split("."))
-    if isinstance(node, ast.ImportFrom):
-        return set((node.module or "").split("."))
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return {node.value}
-    return set()
-
-
 def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     """``(line, name)`` of the first use of a name of ``READS_SOURCE`` in the code; None."""
-    found = [(getattr(node, "lineno", 1), min(_names(node) & READS_SOURCE))
-             for node in ast.walk(tree) if _names(node) & READS_SOURCE]
+    found = [(getattr(node, "lineno", 1), min(names(node) & READS_SOURCE))
+             for node in ast.walk(tree) if names(node) & READS_SOURCE]
     return min(found) if found else None
 
 
@@ -177,47 +111,20 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
 # --- the recorded versions, from git ------------------------------------------------------
 
 
-def _git(*args: str, stdin: bytes | None = None) -> bytes:
-    try:
-        result = subprocess.run(["git", *args], input=stdin, capture_output=True)
-    except FileNotFoundError:
-        raise CnnbenchError("git is not installed: cnnbench refresh finds the versions "
-                            "dvc.lock recorded in git history") from None
-    if result.returncode != 0:
-        lines = result.stderr.decode(errors="replace").strip().splitlines()
-        raise CnnbenchError(f"git {args[0]} failed: {lines[-1] if lines else 'no output'}")
-    return result.stdout
-
-
 def md5(data: bytes) -> str:
     """The md5 DVC 3 records for a file (``hash: md5``): of its bytes, as they are."""
     return hashlib.md5(data).hexdigest()
 
 
 def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
-    """The bytes of ``path`` (relative to the current directory) whose md5 is ``digest``.
-
-    Looked for in the index, HEAD, then every commit of any branch that changed the file,
-    newest first (only blobs of the recorded ``size`` are read). A version that no commit
-    holds, as in a shallow clone, is a one-line error naming the file."""
-    if _git("rev-parse", "--is-inside-work-tree").strip() != b"true":
-        raise CnnbenchError("not inside a git work tree")
-    prefix = _git("rev-parse", "--show-prefix").decode().strip()
-    full = str(PurePosixPath(prefix) / path) if prefix else path
-    commits = _git("log", "--all", "--full-history", "--format=%H", "--", path).split()
-    names = [f":{full}", f"HEAD:{full}", *(f"{c.decode()}:{full}" for c in commits)]
-    checked = _git("cat-file", "--batch-check", stdin="\n".join(names).encode() + b"\n")
-    blobs: list[str] = []
-    for line in checked.decode(errors="replace").splitlines():
-        oid, kind, length = (line.split() + ["", ""])[:3]
-        if kind == "blob" and (size is None or length == str(size)) and oid not in blobs:
-            blobs.append(oid)
-    for oid in blobs:
-        data = _git("cat-file", "blob", oid)
-        if md5(data) == digest:
+    """The bytes of ``path`` (relative to the current directory) whose md5 is ``digest``,
+    from git history (``project.versions``; ``size``, when given, must match too). A
+    version that no commit holds, as in a shallow clone, is a one-line error naming it."""
+    for data in versions(path):
+        if (size is None or len(data) == size) and md5(data) == digest:
             return data
     where = ("this clone is shallow: run `git fetch --unshallow`, then try again"
-             if _git("rev-parse", "--is-shallow-repository").strip() == b"true" else
+             if shallow() else
              "fetch the branch that recorded it, or run `dvc repro` for its stages")
     raise CnnbenchError(f"{path}: the version dvc.lock recorded (md5 {digest}) is in no "
                         f"commit of this clone's git history; {where}")
@@ -254,10 +161,9 @@ def pipeline() -> dict[str, dict]:
     """Each stage of ``dvc.yaml`` as ``dvc.lock`` records its shape: command, dependency
     paths, params per file and output paths."""
     from dvc.dependency.param import ParamsDependency
-    from dvc.repo import Repo
 
     stages = {}
-    with Repo() as repo:
+    with dvc("stage list") as repo:
         for stage in repo.index.stages:
             params = {d.def_path: sorted(d.params) for d in stage.deps
                       if isinstance(d, ParamsDependency)}
@@ -344,7 +250,8 @@ def examine(stage: str, entries: list, entry: dict | None, shape: dict | None,
         except CnnbenchError as err:
             verdict.why = str(err)
             return verdict
-    every_docstring = any(reads_other_docstrings(tree) for tree in sources.values())
+    every_docstring = any(reads_other_docstrings(tree) for path, tree in sources.items()
+                          if path not in REVIEWED)
     for path, tree in sources.items():
         use = source_reader(tree)
         if use and path not in REVIEWED:
@@ -408,74 +315,23 @@ def harmless(status: dict) -> dict[str, list[str]]:
     return {v.stage: v.files for v in verdicts(status, strict=False) if v.harmless}
 
 
-# --- writing dvc.lock ---------------------------------------------------------------------
-
-
-def _get(node: yaml.Node, key: str) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode) and k.value == key:
-                return v
-    return None
-
-
-def _scalar(value: str) -> str:
-    """``value`` as a YAML scalar that reads back as the same string."""
-    return value if yaml.safe_load(value) == value else f"'{value}'"
-
-
-def updated_lock(text: str, updates: dict[str, dict[str, tuple[str, int]]]) -> str:
-    """``dvc.lock``'s ``text`` with, for each stage, the ``md5`` and ``size`` of the named
-    dependencies replaced; every other character is kept as it was."""
-    root = yaml.compose(text)
-    splices = []
-    for stage, files in updates.items():
-        deps = _get(_get(_get(root, "stages"), stage), "deps")
-        found = set()
-        for dep in deps.value if isinstance(deps, yaml.SequenceNode) else []:
-            path = _get(dep, "path")
-            if path is None or path.value not in files:
-                continue
-            digest, size = files[path.value]
-            for key, value in (("md5", _scalar(digest)), ("size", str(size))):
-                node = _get(dep, key)
-                if node is None:
-                    raise CnnbenchError(f"{LOCK}: {stage}'s dep {path.value} has no {key}")
-                splices.append((node.start_mark.index, node.end_mark.index, value))
-            found.add(path.value)
-        if missing := set(files) - found:
-            raise CnnbenchError(f"{LOCK}: {stage} has no dep {sorted(missing)[0]}")
-    for start, end, value in sorted(splices, reverse=True):
-        text = text[:start] + value + text[end:]
-    return text
-
-
 def record(updates: dict[str, dict[str, tuple[str, int]]]) -> None:
-    """Write the new md5 and size of each stage's changed files into ``dvc.lock``
-    atomically, then check that ``dvc status`` no longer lists those stages; otherwise put
-    the old ``dvc.lock`` back and fail."""
+    """Have DVC record the changed files of each stage in ``dvc.lock`` (their md5 and
+    size; every other field as it was), then check that ``dvc status`` no longer lists
+    those stages; otherwise put the old ``dvc.lock`` back and fail."""
     before = LOCK.read_text()
-    after = updated_lock(before, updates)
-    expected = yaml.safe_load(before)
-    for stage, files in updates.items():
-        for dep in expected["stages"][stage]["deps"]:
-            if dep["path"] in files:
-                dep["md5"], dep["size"] = files[dep["path"]]
-    if yaml.safe_load(after) != expected:
-        raise CnnbenchError(f"{LOCK}: the rewritten file does not read back as intended; "
-                            "left as it was")
-    _write(after)
-    still = [s for s in stale_stages(json.loads(dvc("status", "--json") or "{}"))
-             if s in updates]
-    if still:
-        _write(before)
+    with dvc("commit") as repo, repo.lock:
+        for stage in repo.index.stages:
+            if stage.addressing in updates:
+                for dep in stage.deps:
+                    if dep.def_path in updates[stage.addressing]:
+                        dep.save()
+                stage.dump(update_pipeline=False)
+    if still := [stage for stage in stale_stages(status()) if stage in updates]:
+        with atomic_path(LOCK) as tmp:
+            tmp.write_text(before)
         raise CnnbenchError(f"dvc status still lists {', '.join(still)} after recording; "
                             f"{LOCK} left as it was")
-
-
-def _write(text: str) -> None:
-    with atomic_path(LOCK) as tmp:
-        tmp.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -483,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dry", action="store_true",
                         help="only say which stages would be recorded; write nothing")
     args = parser.parse_args(argv)
-    results = verdicts(json.loads(dvc("status", "--json") or "{}"))
+    results = verdicts(status())
     if not results:
         print("refresh: nothing to record: results are current (dvc.lock matches the code "
               "and params)")

@@ -1,26 +1,17 @@
 """Seed repeats: the main line's protocol rerun with other seeds, as DVC experiments.
 
-A single training run is noise. Queue the same params with other ``train.seed`` values,
-let DVC run them, then collect each experiment's per-model metrics into committed files
-that the summarise stage turns into mean ± std:
-
     dvc exp run --queue -S train.seed=1 -n seed1      # every model, or name stages:
     dvc exp run --queue -S train.seed=2 -n seed2 evaluate@lenet5 evaluate@inception10
     dvc queue start
     cnnbench repeats seed1 seed2   # or every experiment
 
-For each experiment and model, ``collect`` reads through DVC's API (``dvc.api.read`` at
-the experiment's revision) the metrics, the training log's params (what the model was
-really trained with) and the data statistics, at the paths of ``dvc.yaml``. It keeps a model only if the experiment retrained it with a seed other
-than the main run's, and its metrics come from that training (the log's last training
-loss is the one in the metrics), and writes ``<out>/seed<N>/<model>.json`` (``<out>``: the var ``repeats`` of dvc.yaml): the
-experiment's metrics plus ``repeat`` (experiment name, seed, ``protocol``, a digest of
-every training param but the seed and of the data's checksum and counts, and ``machine``,
-what the training log says it ran on; the summary names the machines where a model's runs
-differ). Anything else is skipped with a line saying why.
-
-The summarise stage compares each repeat's ``protocol`` with the main run's and averages
-only those that match, so a repeat of another protocol can never pass for one of this.
+For each experiment and model that the experiment retrained with another seed than the
+main run's (and evaluated from that training), writes ``<out>/seed<N>/<model>.json``
+(``<out>``: dvc.yaml's var ``repeats``): its metrics plus ``repeat``, the experiment, the
+seed and what produced the run as its training log records it
+(``cnnbench.report.provenance.run_record``: params and data, code, machine and numerics).
+Anything else is skipped with a line saying why. Which repeats count as noise of a main
+run: ``cnnbench.report.provenance.apart``.
 """
 
 from __future__ import annotations
@@ -35,38 +26,39 @@ import yaml
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError, DataError
 from cnnbench.files import atomic_path
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import run_record
 from cnnbench.review.paths import pipeline_paths
+from cnnbench.review.project import dvc, read, resolve
 
-def _read(path: str, rev: str | None, repo: str | None, parse):
-    import dvc.api
 
+def _read(path: str, rev: str | None, name: str | None, parse):
+    """``path`` at commit ``rev`` of experiment ``name`` (None: the workspace), parsed."""
+    where = f"experiment {name!r}" if name else "the workspace"
+    data = read(rev, path)
+    if data is None:
+        raise DataError(f"{path} in {where}: not there")
     try:
-        return parse(dvc.api.read(path, repo=repo, rev=rev))
-    except Exception as err:  # DVC raises many kinds: missing file, unknown rev, ...
-        where = f"experiment {rev!r}" if rev else "the workspace"
-        raise DataError(f"{path} in {where}: cannot read ({type(err).__name__}: {err})"
-                        ) from None
+        return parse(data)
+    except (ValueError, yaml.YAMLError) as err:
+        raise DataError(f"{path} in {where}: cannot read ({err})") from None
 
 
-def experiment_names(repo: str | None = None) -> list[str]:
+def experiment_names() -> list[str]:
     """Names of the experiments derived from HEAD (``dvc exp list --name-only``)."""
-    from dvc.repo import Repo
-
-    with Repo(repo) as dvc_repo:
-        listed = dvc_repo.experiments.ls()
+    with dvc("exp list") as repo:
+        listed = repo.experiments.ls()
     return [name for exps in listed.values() for name, _rev in exps]
 
 
 def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
-            paths: dict[str, str], repo: str | None = None, log=print) -> list[Path]:
+            paths: dict[str, str], log=print) -> list[Path]:
     """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths.
     ``paths`` are the pipeline's (``paths.pipeline_paths``)."""
     logs, metrics_dir = paths["logs"], paths["metrics"]
     main_seeds = {}
     for model in models:
         try:
-            main_log = _read(f"{logs}/{model}/params.yaml", None, repo, yaml.safe_load)
+            main_log = _read(f"{logs}/{model}/params.yaml", None, None, yaml.safe_load)
         except DataError:
             log(f"{model}: no main run in the workspace to repeat; skipped")
             continue
@@ -74,12 +66,13 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
     models = list(main_seeds)
     written = []
     for name in experiments:
-        data = _read(paths["data_summary"], name, repo, json.loads)["data"]
+        rev = resolve(name, "experiment")
+        data = _read(paths["data_summary"], rev, name, json.loads)["data"]
         for model in models:
             try:
-                params = _read(f"{logs}/{model}/params.yaml", name, repo, yaml.safe_load)
-                metrics = _read(f"{metrics_dir}/{model}.json", name, repo, json.loads)
-                log_summary = _read(f"{logs}/{model}/metrics.json", name, repo, json.loads)
+                params = _read(f"{logs}/{model}/params.yaml", rev, name, yaml.safe_load)
+                metrics = _read(f"{metrics_dir}/{model}.json", rev, name, json.loads)
+                log_summary = _read(f"{logs}/{model}/metrics.json", rev, name, json.loads)
             except DataError as err:
                 log(f"{name}: {model} skipped: {err}")
                 continue
@@ -94,8 +87,7 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
                     f"log (run evaluate@{model} in the experiment too)")
                 continue
             record = {**metrics, "repeat": {"experiment": name, "seed": seed,
-                                            "protocol": protocol_digest(params, data),
-                                            "machine": params.get("machine")}}
+                                            **run_record(params, data)}}
             path = Path(out) / f"seed{seed}" / f"{model}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:

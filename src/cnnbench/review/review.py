@@ -3,14 +3,10 @@
     make report BASE=main
     cnnbench review --base main
 
-The review holds the comparison of ``cnnbench compare`` (the stale-results
-gate's verdict, each model's main numbers base -> working tree, the params that changed,
-the data), the working tree's summary tables, links to its figures, ``dvc plots diff``
-rendered as HTML (``<out>/plots/index.html``), and last every metric that changed
-(``dvc metrics diff``). Metrics and plot data are committed to git, so the base needs
-no local run. When ``--vega-dir`` holds vega, vega-lite and vega-embed builds (``make vega``
-puts them in ``.venv/share/vega``), the HTML uses copies of them and opens offline;
-otherwise it loads them from DVC's CDN.
+``<out>/review.md``: the comparison of ``cnnbench compare``, the working tree's summary,
+links to its figures and ``dvc metrics diff``; ``<out>/plots/index.html``: ``dvc plots
+diff``, with local copies of vega, vega-lite and vega-embed when ``--vega-dir`` holds them
+(``make vega``), else DVC's CDN scripts.
 """
 
 from __future__ import annotations
@@ -21,10 +17,10 @@ import shutil
 from pathlib import Path
 
 from cnnbench import runner
-from cnnbench.review.compare import add_arguments, from_arguments, resolve
 from cnnbench.files import atomic_path
-from cnnbench.review.gate import dvc
+from cnnbench.review.compare import add_arguments, from_arguments
 from cnnbench.review.paths import pipeline_paths
+from cnnbench.review.project import metrics_diff, plots_diff, resolve
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
@@ -72,16 +68,15 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
     """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path.
     ``compared`` is ``cnnbench.review.compare``'s Markdown, whose title is replaced."""
     out = Path(out)
-    short = resolve(base)
+    short = resolve(base)[:7]
     compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
-    metrics = dvc("metrics", "diff", base, "--md").strip() or "No metrics changed."
+    metrics = metrics_diff(base) or "No metrics changed."
     with atomic_path(out) as tmp:
         tmp.mkdir()
         template = tmp / "template.html"
         template.write_text(html_template(base, Path(vega_dir) if vega_dir else None,
                                           tmp / "plots"))
-        dvc("plots", "diff", base, "--out", str(tmp / "plots"),
-            "--html-template", str(template))
+        plots_diff(base, tmp / "plots", template)
         template.unlink()
         summary_path = Path(summary)
         summary_md = (_demote(summary_path.read_text()) if summary_path.is_file()

@@ -1,82 +1,36 @@
 """The runs behind one side of a comparison: each model's main run and its seed repeats.
 
-A side is the working tree (``Tree``: files on disk) or a git revision (``Revision``: files
-as committed, read with ``git show``; nothing is checked out or pulled). For each model,
-``side_runs`` gathers
-
-- the main run: its metrics (``<metrics>/<model>.json``), and from its training log
-  (``<logs>/<model>/params.yaml``) its seed, machine and protocol (``protocol_digest`` of
-  the log's params and the data summary);
-- the seed repeats (``<repeats>/seed<N>/<model>.json``, written by ``cnnbench repeats``)
-  whose protocol is the main run's. A repeat of other params or data is no noise of this
-  side: a pull request that changes a model's params has no repeats of its own until it
-  runs them, and then the base's repeats are the only noise model.
-
-``ModelRuns.values`` gives a metric per seed, the form ``cnnbench.report.noise.compare_runs``
-pairs by; ``verdict`` decides one row of a comparison.
+A side is the working tree (``rev`` None) or a commit (read with
+``cnnbench.review.project.read``; nothing is checked out or pulled). ``side_runs`` gives
+per model the main run (metrics, seed, machine and ``provenance.run_record`` from its
+training log) with the repeats that are its noise (``provenance.apart``) and the reasons of
+the others. ``ModelRuns.values`` gives a metric per seed, as
+``cnnbench.report.noise.compare_runs`` pairs them; ``verdict`` decides one row.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import yaml
 
 from cnnbench.report.noise import Verdict, compare_runs
-from cnnbench.report.results import protocol_digest
+from cnnbench.report.provenance import apart, run_record
+from cnnbench.review.project import files, read
 
 #: Metrics measured in time: compared only between runs of one machine (``verdict``).
 TIMINGS = ("time.epoch_mean_s", "throughput.infer_img_s", "throughput.train_img_s",
            "time.train_s")
 
 
-class Tree:
-    """Files of the working tree, by path relative to the project root."""
-
-    label = "working tree"
-
-    def text(self, path: str) -> str | None:
-        try:
-            with open(path) as fh:
-                return fh.read()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-
-    def files(self, folder: str) -> list[str]:
-        """Every file under ``folder``, as paths relative to the project root."""
-        root = Path(folder)
-        return sorted(str(PurePosixPath(p)) for p in root.rglob("*") if p.is_file()) \
-            if root.is_dir() else []
-
-
-class Revision(Tree):
-    """Files as committed at a git revision."""
-
-    def __init__(self, rev: str):
-        self.rev = rev
-        self.label = rev
-
-    def text(self, path: str) -> str | None:
-        result = subprocess.run(["git", "show", f"{self.rev}:{path}"], capture_output=True,
-                                text=True)
-        return result.stdout if result.returncode == 0 else None
-
-    def files(self, folder: str) -> list[str]:
-        result = subprocess.run(["git", "ls-tree", "-r", "--name-only", "--full-name",
-                                 self.rev, "--", f"{folder.rstrip('/')}/"],
-                                capture_output=True, text=True)
-        return sorted(result.stdout.split()) if result.returncode == 0 else []
-
-
-def _parse(text: str | None, parse):
-    if text is None:
+def _parse(data: bytes | None, parse):
+    if data is None:
         return None
     try:
-        return parse(text)
-    except ValueError:  # JSON and YAML errors alike: a file that is not usable counts as absent
+        return parse(data)
+    except (ValueError, yaml.YAMLError):  # a file that is not usable counts as absent
         return None
 
 
@@ -96,10 +50,11 @@ class ModelRuns:
     metrics: dict | None
     seed: object = None
     machine: dict | None = None
-    protocol: str | None = None
+    #: what produced the main run (``provenance.run_record``); None without a log or data
+    run: dict | None = None
     repeats: list[dict] = field(default_factory=list)
-    #: repeats under the folder that are of another protocol than the main run's
-    other_protocol: int = 0
+    #: ``provenance.apart`` of each repeat under the folder that is no noise of the main run
+    left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def values(self, key: str, same_machine: bool = False) -> dict:
         """seed -> value of the metric ``key`` (dotted), the main run's first, then its
@@ -118,31 +73,34 @@ class ModelRuns:
         return values
 
 
-def side_runs(files: Tree, models: list[str], paths: dict[str, str]) -> dict[str, ModelRuns]:
-    """Each model's ``ModelRuns`` on one side; ``paths`` are the pipeline's
-    (``cnnbench.review.paths.pipeline_paths``)."""
-    summary = _parse(files.text(paths["data_summary"]), json.loads)
+def side_runs(rev: str | None, models: list[str], paths: dict[str, str]
+              ) -> dict[str, ModelRuns]:
+    """Each model's ``ModelRuns`` at commit ``rev`` (None: the working tree); ``paths`` are
+    the pipeline's (``cnnbench.review.paths.pipeline_paths``)."""
+    summary = _parse(read(rev, paths["data_summary"]), json.loads)
     data = summary.get("data") if isinstance(summary, dict) else None
-    listed = files.files(paths["repeats"])
+    listed = files(rev, paths["repeats"])
     result = {}
     for model in models:
-        runs = ModelRuns(_parse(files.text(f"{paths['metrics']}/{model}.json"), json.loads))
-        log = _parse(files.text(f"{paths['logs']}/{model}/params.yaml"), yaml.safe_load)
+        runs = ModelRuns(_parse(read(rev, f"{paths['metrics']}/{model}.json"), json.loads))
+        log = _parse(read(rev, f"{paths['logs']}/{model}/params.yaml"), yaml.safe_load)
         if isinstance(log, dict):
             runs.seed, runs.machine = log.get("seed"), log.get("machine")
             if isinstance(data, dict):
-                runs.protocol = protocol_digest(log, data)
+                runs.run = run_record(log, data)
         seeds = {runs.seed}
         for path in listed:
             parts = PurePosixPath(path).parts
             if parts[-1] != f"{model}.json" or not parts[-2].startswith("seed"):
                 continue
-            record = _parse(files.text(path), json.loads)
+            record = _parse(read(rev, path), json.loads)
             repeat = record.get("repeat") if isinstance(record, dict) else None
             if not isinstance(repeat, dict) or "seed" not in repeat:
                 continue
-            if runs.protocol is None or repeat.get("protocol") != runs.protocol:
-                runs.other_protocol += 1
+            if runs.run is None:  # no main run on this side: nothing to judge
+                continue
+            if why := apart(runs.run, repeat):
+                runs.left_out.append(why)
             elif repeat["seed"] not in seeds:
                 seeds.add(repeat["seed"])
                 runs.repeats.append(record)

@@ -28,13 +28,14 @@ from cnnbench import models
 from cnnbench.models.saving import check_network
 from cnnbench.training import distribute
 from cnnbench.training.checkpoint import EpochCheckpoint, fingerprint
+from cnnbench.training.code import code_digests
 from cnnbench.stop import raise_if_stopped
 from cnnbench.config import TrainParams
 from cnnbench.data.dataset import load_prepared
 from cnnbench.files import atomic_path
 from cnnbench.training.inputs import eval_batches, train_batches
 from cnnbench.training.logs import EpochHistory, write_training_log
-from cnnbench.machine import describe, label, trains_on_gpu
+from cnnbench.machine import describe, label, numerics, trains_on_gpu
 from cnnbench.training.recipe import augmented, make_loss, make_optimizer, steps_per_epoch
 
 
@@ -147,6 +148,9 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     # What evaluate needs of the trained network, checked now on an untrained one; before
     # the seed is set, so training draws the same random numbers as without the check.
     check_network(architecture, len(dataset.class_names))
+    # the machine's numerics fingerprint builds a network too: before the seed as well;
+    # not under a multi-process distribution
+    machine = {**describe(), "numerics": numerics() if worker.world == 1 else ""}
     keras.utils.set_random_seed(params.seed)
     trainee, model = compile_model(architecture, len(dataset.class_names), params,
                                    steps_per_epoch(len(dataset.train.y), params.batch_size))
@@ -160,7 +164,6 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed, worker.rank, worker.world)
     shard = ShardRecord(batches) if worker.world > 1 else None
-    machine = describe()
     print(f"train {name}: {len(dataset.train.y)} images, {params.epochs} epochs, "
           f"batch {params.batch_size}, {params.optimizer} lr={params.learning_rate} "
           f"({params.schedule}), recipe {params.recipe}, "
@@ -175,8 +178,10 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                                if c is not None],
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
+    script = sys.argv[0] if sys.argv[0].endswith(".py") else ""
+    here = [script] if script and not os.path.relpath(script).startswith("..") else []
     logged = {"model": name, "architecture": architecture, **asdict(params),
-              "machine": machine}
+              "code": code_digests(*here, architecture), "machine": machine}
     if dataset.validation is not None:  # the seed protocol's logs stay as they were
         logged["protocol"] = dataset.protocol
     if worker.world > 1:
