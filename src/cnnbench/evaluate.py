@@ -15,6 +15,8 @@ The metrics JSON (``--metrics``; committed to git, so ``dvc metrics diff`` works
 - ``time.train_s`` / ``time.epoch_mean_s``: training wall time (Table 3)
 - ``throughput.infer_img_s`` (and ``throughput.train_img_s``): images per second
 - ``device``: what it was evaluated on (GPU with driver and CUDA, or CPU; Keras backend)
+- ``robustness.*`` / ``calibration.*``: the robustness stage's scores, merged as they are
+  (``cnnbench.robustness``)
 
 and in the plots folder the confusion matrix and per-class accuracy, through DVCLive.
 
@@ -78,6 +80,18 @@ def read_train_log(path: str | os.PathLike) -> dict:
     return log
 
 
+def read_scores(path: str | os.PathLike) -> dict:
+    """The robustness stage's JSON: its ``robustness`` and ``calibration`` sections."""
+    try:
+        scores = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read the robustness scores ({err}); run "
+                        "`dvc repro` to score the model first") from None
+    if not isinstance(scores, dict) or set(scores) != {"robustness", "calibration"}:
+        raise DataError(f"{path}: not robustness scores (robustness and calibration)")
+    return scores
+
+
 def load_model(model_file: str | os.PathLike) -> keras.Model:
     """Load a .keras file in Keras' safe mode: a file cannot make Keras run code it carries
     (a ``Lambda`` layer's Python function) or import modules outside Keras."""
@@ -90,10 +104,12 @@ def load_model(model_file: str | os.PathLike) -> keras.Model:
 
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
-             plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False) -> dict:
+             plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False,
+             scores: dict | None = None) -> dict:
     """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``.
 
     ``tta_flip``: score the mean prediction of each image and its mirror image.
+    ``scores``: more sections of the metrics (``read_scores``).
     """
     if not Path(model_file).is_file():
         raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
@@ -137,6 +153,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
             if time_log.get("train_part_s") else None,
             "infer_batch_size": batch_size,
         },
+        **(scores or {}),
         "device": label(describe()),
     }
     with atomic_path(plots_dir) as tmp:

@@ -9,6 +9,7 @@
 - ``load_reference``: the seed report's published numbers (reference/seed_report.yaml).
 - ``load_repeats``: the seed repeats collected by ``cnnbench.review.repeats`` (their statistics:
   ``cnnbench.report.statistics``).
+- ``read_reliability``: one model's reliability diagram bins (the robustness stage's CSV).
 - ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
 """
 
@@ -151,6 +152,19 @@ def describe_run(models: list[str], logs_dir: str | os.PathLike,
             f"({data.get('source', {}).get('name', 'unknown source')}), "
             f"{epoch_text} epoch{'' if epoch_text == '1' else 's'}, "
             f"{'/'.join(sorted(recipes))} recipe; {where}")
+
+
+def read_reliability(path: str | os.PathLike) -> pd.DataFrame:
+    """A robustness stage's reliability diagram data: one row per confidence bin."""
+    try:
+        bins = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path}: cannot read the reliability diagram ({err}); run "
+                        "`dvc repro` first") from None
+    if not {"low", "high", "confidence", "accuracy", "count"} <= set(bins.columns):
+        raise DataError(f"{path}: not reliability diagram data (low, high, confidence, "
+                        "accuracy, count)")
+    return bins
 
 
 def load_train_params(logs_dir: str | os.PathLike, model: str) -> dict:
