@@ -40,7 +40,8 @@ BINS = 15  # Guo et al. (2017)
 
 def _bin_of(confidence: np.ndarray, bins: int) -> np.ndarray:
     """The bin of each confidence: (k/bins, (k+1)/bins], the first one closed at 0."""
-    return np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    scaled = np.round(confidence * bins, 9)  # 0.4 * 15 is 6.000000000000001: bin 5, not 6
+    return np.clip(np.ceil(scaled).astype(int) - 1, 0, bins - 1)
 
 
 def reliability(probs: np.ndarray, y: np.ndarray, bins: int = BINS) -> pd.DataFrame:

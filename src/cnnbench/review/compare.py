@@ -5,7 +5,8 @@
 Prints (and with ``--out`` writes) which changes are beyond run-to-run noise, whether the
 committed results are current (the stale-results gate, ``cnnbench.review.gate``), then per
 model, in the order of params.yaml's ``models``: test accuracy, test loss, last-epoch
-training accuracy, seconds per epoch and inference throughput, base -> working tree with
+training accuracy, seconds per epoch, inference throughput, mean corruption accuracy,
+relative robustness, calibration error (ECE) and Brier score, base -> working tree with
 the change, and the seed report's number beside; then the params that changed
 (``dvc params diff``) and the data in one line (source, image counts, sha256). The base's
 results are read from git, so nothing needs to run or be pulled. The pull-request workflow
@@ -41,7 +42,11 @@ ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
         ("test loss", "test.loss", "test.loss", 4),
         ("train accuracy, last epoch", "train.accuracy", "train.accuracy", 4),
         ("seconds per epoch", "time.epoch_mean_s", "epoch_s", 1),
-        ("inference images/s", "throughput.infer_img_s", None, 0))
+        ("inference images/s", "throughput.infer_img_s", None, 0),
+        ("mean corruption accuracy", "robustness.mean_corruption_accuracy", None, 4),
+        ("relative robustness", "robustness.relative", None, 4),
+        ("calibration ECE", "calibration.ece", None, 4),
+        ("Brier score", "calibration.brier", None, 4))
 MISSING = "–"
 TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
 POWER = 0.8  # of ``seeds_to_resolve``, as the comment states it
