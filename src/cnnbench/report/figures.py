@@ -202,7 +202,7 @@ def write_curves(history: pd.DataFrame, names: pd.Series, out_dir: str | os.Path
 
 def plot_reliability(bins: pd.DataFrame, name: str, ece: float, subtitle: str) -> plt.Figure:
     """One model's reliability diagram: accuracy per confidence bin against the diagonal."""
-    fig, ax = _figure(subtitle, figsize=(3.0, 3.0))
+    fig, ax = _figure(subtitle, figsize=COMPARISON_SIZE)
     width = bins["high"] - bins["low"]
     centre = bins["low"] + width / 2
     filled = bins["count"] > 0
