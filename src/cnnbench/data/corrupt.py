@@ -156,9 +156,9 @@ def defocus_blur(x, c, rng):
     disk = (span[:, None] ** 2 + span[None, :] ** 2 <= radius ** 2).astype(float)
     taps = 3 if radius <= 8 else 5
     smooth = np.exp(-(np.arange(taps) - taps // 2) ** 2 / (2 * alias_blur ** 2))
+    disk /= disk.sum()
     for axis in (0, 1):  # the original anti-aliases the disk with OpenCV's Gaussian blur
-        disk = ndimage.correlate1d(disk / disk.sum(), smooth / smooth.sum(), axis=axis,
-                                   mode="mirror")
+        disk = ndimage.correlate1d(disk, smooth / smooth.sum(), axis=axis, mode="mirror")
     blurred = np.stack([ndimage.correlate(x[..., i], disk, mode="mirror")
                         for i in range(x.shape[2])], axis=-1)
     return np.clip(blurred, 0, 1) * 255
@@ -168,21 +168,22 @@ def glass_blur(x, c, rng):
     sigma, delta, iterations = c
     h, w = x.shape[:2]
     x = np.uint8(_gaussian(x, sigma) * 255)
-    order = list(range(h * w))  # pixel swaps as a permutation, swapped in place
+    # The original "swaps" x[h, w] and x[h', w'] by a tuple assignment of NumPy views,
+    # which copies the neighbour's pixel one way; so does this, on pixel indices.
+    order = list(range(h * w))
     for _ in range(iterations):
         moves = rng.integers(-delta, delta, size=(h - 2 * delta, w - 2 * delta, 2))
         for i, row in enumerate(range(h - delta, delta, -1)):
             for j, col in enumerate(range(w - delta, delta, -1)):
                 dx, dy = moves[i, j]
-                a, b = row * w + col, (row + dy) * w + col + dx
-                order[a], order[b] = order[b], order[a]
+                order[row * w + col] = order[(row + dy) * w + col + dx]
     x = x.reshape(h * w, -1)[order].reshape(h, w, -1)
     return np.clip(_gaussian(x / 255, sigma), 0, 1) * 255
 
 
 def motion_blur(x, c, rng):
     radius, sigma = c
-    blurred = _motion_blur(np.uint8(x * 255).astype(float), radius, sigma,
+    blurred = _motion_blur(np.round(x * 255), radius, sigma,
                            rng.uniform(-45, 45))
     return np.clip(np.round(blurred), 0, 255)
 
