@@ -105,11 +105,11 @@ def load_model(model_file: str | os.PathLike) -> keras.Model:
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
              plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False,
-             scores: dict | None = None) -> dict:
+             extra: dict | None = None) -> dict:
     """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``.
 
     ``tta_flip``: score the mean prediction of each image and its mirror image.
-    ``scores``: more sections of the metrics (``read_scores``).
+    ``extra``: more sections of the metrics (the robustness stage's, ``read_scores``).
     """
     if not Path(model_file).is_file():
         raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
@@ -153,7 +153,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
             if time_log.get("train_part_s") else None,
             "infer_batch_size": batch_size,
         },
-        **(scores or {}),
+        **(extra or {}),
         "device": label(describe()),
     }
     with atomic_path(plots_dir) as tmp:

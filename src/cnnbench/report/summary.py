@@ -79,7 +79,7 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
         table[key] = metrics.get(key)
     corruptions = [c for c in metrics.columns if c.startswith("robustness.corruption.")]
     if corruptions:  # the corruption each model loses most to
-        worst = metrics[corruptions].astype("float64").idxmin(axis=1)
+        worst = metrics[corruptions].astype("float64").dropna(how="all").idxmin(axis=1)
         table["robustness.worst"] = worst.str.removeprefix("robustness.corruption.")
     logged = {m: load_train_params(logs_dir, m).get("machine") or {} for m in metrics.index}
     main_machines = {m: machine_label(machine) for m, machine in logged.items()}
@@ -117,7 +117,8 @@ def _robustness_tables(table: pd.DataFrame) -> list[str]:
         "clean acc (subset)": table["robustness.clean_accuracy"].map(_num),
         "mean corruption acc": table["robustness.mean_corruption_accuracy"].map(_num),
         "relative": table["robustness.relative"].map(_num),
-        "worst corruption": table.get("robustness.worst", pd.Series("–", index=table.index)),
+        "worst corruption": table.get("robustness.worst",
+                                      pd.Series(None, index=table.index)).fillna("–"),
     })
     calibrated = pd.DataFrame({
         "Net": names,
@@ -244,6 +245,7 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "MMACs: millions of forward multiply-accumulates per image, counted from the"
         " convolution and dense layers (biases, normalisation, activations and pooling"
         " left out); FLOPs are about twice as many.", "",
+        *_robustness_tables(table),
         "## Ranking by test accuracy",
         "",
         f"- ours: {ranking(table['test.accuracy'])}",
