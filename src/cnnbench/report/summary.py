@@ -7,8 +7,8 @@ and the seed's single run against it (``~`` inside, the band outside, as
 ``cnnbench.report.noise.format_change`` marks a change); Table 3: seconds per epoch; parameter
 counts, forward multiply-accumulates per image (``cnnbench.models.macs``) and throughput;
 robustness to corrupted images and calibration (``cnnbench.robustness``), when the metrics
-have them; the ranking line the seed ends on). Models the seed report lacks show "–" in its columns and
-are left out of its ranking line, a CSV with one row per model
+have them; the ranking line the seed ends on). Models the seed report lacks show "–" in
+its columns and are left out of its ranking line, a CSV with one row per model
 (every number of the tables) plus a CSV of epoch times (one row per model and epoch).
 
 Run through the pipeline (``dvc repro summarise``) or ``stages/summarise.py --help``.
@@ -131,8 +131,8 @@ def _robustness_tables(table: pd.DataFrame) -> list[str]:
         "## Robustness to corrupted images",
         "",
         f"Accuracy on {int(images.max()):,} test images under CIFAR-10-C-style corruptions,"
-        " the mean over every corruption and severity; relative = mean corruption accuracy / clean accuracy on the same"
-        " images; heat map: `corruption_accuracy.png` (docs/guide/robustness.md).",
+        " the mean over every corruption and severity; relative = mean corruption accuracy"
+        " / clean accuracy on the same images; heat map: `corruption_accuracy.png` (docs/guide/robustness.md).",
         "", robust.to_markdown(index=False, disable_numparse=True), "",
         "## Calibration (clean test split)",
         "",
