@@ -132,7 +132,8 @@ def _robustness_tables(table: pd.DataFrame) -> list[str]:
         "",
         f"Accuracy on {int(images.max()):,} test images under CIFAR-10-C-style corruptions,"
         " the mean over every corruption and severity; relative = mean corruption accuracy"
-        " / clean accuracy on the same images; heat map: `corruption_accuracy.png` (docs/guide/robustness.md).",
+        " / clean accuracy on the same images; heat map: `corruption_accuracy.png`"
+        " (docs/guide/robustness.md).",
         "", robust.to_markdown(index=False, disable_numparse=True), "",
         "## Calibration (clean test split)",
         "",
