@@ -30,10 +30,14 @@ CURVES = tuple(f"plots/curves/{stem}.csv" for stem in ("val_accuracy", "val_loss
 WORKSPACE, BASE = (0x94, 0x5D, 0xD6), (0x13, 0xAD, 0xC7)
 
 
+#: whether the committed results have robustness scores (a heat map and reliability charts)
+SCORED = (ROOT / "plots/robustness").is_dir()
+
+
 def _figures(repo: Path) -> list[str]:
     return plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
                     repo / "reference/seed_report.yaml", repo / "plots/figures",
-                    repo / "plots/curves")
+                    repo / "plots/curves", repo / "plots/robustness")
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,8 @@ def project(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("plots") / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore",
-                 ".dvc/plots", "metrics", "plots/train", "plots/eval", "reports/data.json", "reference"):
+                 ".dvc/plots", "metrics", "plots/train", "plots/eval", "reports/data.json", "reference",
+                 *(["plots/robustness"] if SCORED else [])):
         source, target = ROOT / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
@@ -121,9 +126,14 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     for chart in CURVES:
         assert f'<div id="{re.sub(r"[^A-Za-z0-9]", "_", chart)}"' in dom, chart
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
-    # the four curve charts, and a confusion matrix and per-class bars per model
-    assert len(canvases) == len(CURVES) + 2 * len(MODELS), result.stderr[-2000:]
-    assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
+    # the four curve charts and the corruption heat map, and a confusion matrix, per-class
+    # bars and a reliability diagram per model; results from before robustness scores
+    # leave the heat map and the reliability charts empty (0 x 0)
+    expected = len(CURVES) + 1 + 3 * len(MODELS)
+    assert len(canvases) == expected, result.stderr[-2000:]
+    drawn = [(w, h) for w, h in canvases if (w, h) != ("0", "0")]
+    assert len(drawn) == expected - (0 if SCORED else 1 + len(MODELS)), canvases
+    assert all(int(w) > 100 and int(h) > 100 for w, h in drawn), canvases
     console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
     assert not [line for line in console if re.search(r"Uncaught|Error|Failed to load|ERR_",
                                                       line)]
