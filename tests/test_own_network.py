@@ -18,7 +18,7 @@ from archives import make_image_folder
 from helpers import net, ROOT, make_project, ran_stages, run
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
-ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
+ONLY_MYNET = {"train@mynet", "robustness@mynet", "evaluate@mynet", "plot", "summarise"}
 
 
 def _blocks(language: str) -> list[str]:
