@@ -108,9 +108,15 @@ def commit(repo: Path, message: str) -> None:
     run(["git", "commit", "-qm", message], repo)
 
 
+#: The corrupted subset of the tests' projects: their test splits hold 20 images or more.
+TEST_CORRUPTED = 10
+
+
 def make_project(repo: Path, **params) -> Path:
     """Copy the project's pipeline into ``repo`` as a fresh clone would have it, change
-    ``params`` (keys as in ``changed_params``), and commit it to a new git repository."""
+    ``params`` (keys as in ``changed_params``; ``robustness.images`` is
+    ``TEST_CORRUPTED`` unless given), and commit it to a new git repository."""
+    params = {"robustness__images": TEST_CORRUPTED, **params}
     for name in PROJECT_FILES:
         src, dst = ROOT / name, repo / name
         dst.parent.mkdir(parents=True, exist_ok=True)

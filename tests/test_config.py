@@ -124,8 +124,8 @@ COUNT = r"must be an integer in \[1, 2147483647\]"
     ({"models__big": {"architecture": "/etc/x.py"}}, r"is outside the project"),
     ({"models__Big-1": net("vgg16")}, r"models\.Big-1: names are lowercase letters, digits"),
     ({"variants": {"big": net("vgg16")}}, r"^unknown section 'variants'; the sections are "
-                                          r"data, train, recipes, models, evaluate: move its "
-                                          r"keys into one of them or delete it$"),
+                                          r"data, train, recipes, models, evaluate, robustness: "
+                                          r"move its keys into one of them or delete it$"),
     ({"evaluate__tta_flip": "yes"}, r"evaluate\.tta_flip must be true or false, got 'yes'"),
     ({"train__tta_flip": True}, r"unknown key 'train\.tta_flip'"),
     # every number is refused where its consumer would fail, not deep inside a stage
@@ -242,8 +242,8 @@ def cnnbench_check(folder: Path, **changes) -> subprocess.CompletedProcess:
                                "src/cnnbench/models/smallnet.py}"),
     # no stage depends on it, so no stage would ever say so
     ({"variants": {"big": net("vgg16")}}, "unknown section 'variants'; the sections are data, "
-                                          "train, recipes, models, evaluate: move its keys "
-                                          "into one of them or delete it"),
+                                          "train, recipes, models, evaluate, robustness: move "
+                                          "its keys into one of them or delete it"),
     ({"train__epochs": "five"}, "train.epochs must be an integer, got 'five'"),
     ({"models__mynet": net("mynet")}, "models.mynet.architecture: "
                                       "'src/cnnbench/models/mynet.py': no such file in "),

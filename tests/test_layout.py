@@ -19,7 +19,7 @@ from helpers import ROOT
 PACKAGE = ROOT / "src" / "cnnbench"
 GROUND = {"config", "errors", "files", "stop", "machine", "runner", "cli", "__init__",
           "__main__"}
-WINGS = ["data", "models", "training", "evaluate", "report", "review", "tools"]
+WINGS = ["data", "models", "training", "evaluate", "robustness", "report", "review", "tools"]
 
 
 def _part(path: Path) -> str:
@@ -119,5 +119,5 @@ def test_the_readme_and_the_package_docstring_name_every_part():
     for part in ["config", "data", "models", "training", "report", "review", "tools"]:
         assert f"{part}/" in layout, part
         assert f"``{part}``" in cnnbench.__doc__, part
-    for module in GROUND - {"__init__", "__main__", "config"} | {"evaluate"}:
+    for module in GROUND - {"__init__", "__main__", "config"} | {"evaluate", "robustness"}:
         assert f"``{module}``" in cnnbench.__doc__, module

@@ -21,7 +21,7 @@ from helpers import (ROOT, add_model_line, add_network, commit, make_project, ne
                      tiny_project)
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
-ONLY_MYNET = {"train@mynet", "evaluate@mynet", "plot", "summarise"}
+ONLY_MYNET = {"train@mynet", "robustness@mynet", "evaluate@mynet", "plot", "summarise"}
 
 
 def _blocks(language: str) -> list[str]:

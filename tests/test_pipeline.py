@@ -24,17 +24,24 @@ from helpers import (DEFAULT_PARAMS, ROOT, VEGA_DIR, chromium, commit, console_e
 from cnnbench import models as registry
 
 MODELS = list(DEFAULT_PARAMS["models"])  # the project's models, in its order
-FIGURES = {f"{m}_curves.png" for m in MODELS} | {
+FIGURES = {f"{m}_{kind}.png" for m in MODELS for kind in ("curves", "reliability")} | {
     f"{c}.png" for c in ("test_accuracy", "accuracy_vs_params", "accuracy_vs_time",
-                         "accuracy_vs_macs", "val_accuracy")}
+                         "accuracy_vs_macs", "val_accuracy", "corruption_accuracy")}
 METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "train.accuracy",
                "test.loss", "test.accuracy", "time.train_s", "time.epoch_mean_s",
-               "throughput.infer_img_s"]
+               "throughput.infer_img_s", "robustness.mean_corruption_accuracy",
+               "robustness.relative", "robustness.clean_accuracy",
+               "robustness.corruption.gaussian_noise", "robustness.corruption.frost",
+               "robustness.severity.s5", "robustness.per_severity.jpeg_compression.s3",
+               "calibration.ece", "calibration.brier", "calibration.nll"]
+#: images of the corrupted subset (of the 60 test images)
+CORRUPTED = 20
 
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    repo = tiny_project(tmp_path_factory.mktemp("pipeline"), 16, 6, "tar.gz")
+    repo = tiny_project(tmp_path_factory.mktemp("pipeline"), 16, 6, "tar.gz",
+                        robustness__images=CORRUPTED)
     result = run(["dvc", "repro"], repo)
     (repo / "repro.log").write_text(result.stdout + result.stderr)
     commit(repo, "base run")
@@ -56,8 +63,8 @@ def changed(repo) -> dict[str, str]:
 @pytest.mark.slow
 def test_repro_runs_every_stage_and_writes_every_declared_output(repo):
     stages = run(["dvc", "stage", "list", "--all", "--name-only"], repo).stdout.split()
-    expected = {"fetch", "prepare", "plot", "summarise"} | {
-        f"{s}@{m}" for s in ("train", "evaluate") for m in MODELS}
+    expected = {"fetch", "prepare", "corrupt", "plot", "summarise"} | {
+        f"{s}@{m}" for s in ("train", "robustness", "evaluate") for m in MODELS}
     assert set(stages) == expected
     assert ran_stages((repo / "repro.log").read_text()) == expected
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -94,6 +101,11 @@ def test_metrics_show_lists_every_model_with_the_documented_keys(repo):
                 node = node[part]
             assert isinstance(node, int | float), (model, key, node)
         assert metrics["test"]["images"] == 60
+        assert metrics["robustness"]["images"] == CORRUPTED
+        assert len(metrics["robustness"]["corruption"]) == 15
+        assert metrics["calibration"]["images"] == 60
+        scores = json.loads((repo / f"plots/robustness/{model}.json").read_text())
+        assert {k: metrics[k] for k in scores} == scores  # merged as the stage wrote them
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -131,8 +143,8 @@ def test_second_repro_runs_nothing(changed):
 
 @pytest.mark.slow
 def test_changing_one_models_param_reruns_only_that_model(repo, changed):
-    assert ran_stages(changed["rerun"]) == {"train@lenet5", "evaluate@lenet5", "plot",
-                                            "summarise"}
+    assert ran_stages(changed["rerun"]) == {"train@lenet5", "robustness@lenet5",
+                                            "evaluate@lenet5", "plot", "summarise"}
     assert json.loads((repo / "metrics/lenet5.json").read_text())["train"]["epochs"] == 2
     for model in MODELS[1:]:
         assert (repo / f"metrics/{model}.json").read_text() == changed[f"before:{model}"]
@@ -157,6 +169,32 @@ def test_each_stage_tracks_only_the_recipe_it_trains_with(repo, changed):
         assert pending() == {f"evaluate@{m}" for m in MODELS}
     finally:
         run(["git", "checkout", "--", "params.yaml"], repo)
+    assert pending() == set()
+
+
+@pytest.mark.slow
+def test_editing_the_robustness_code_or_params_retrains_nothing(repo, changed):
+    """The corruptions and the robustness params rerun corrupt, the scoring code the
+    robustness stages (and what follows when their scores change): never a train stage."""
+    def pending() -> set[str]:
+        return set(json.loads(run(["dvc", "status", "--json"], repo).stdout))
+
+    try:
+        with (repo / "src/cnnbench/data/corrupt.py").open("a") as fh:
+            fh.write("# edited\n")
+        assert pending() == {"corrupt"}
+        run(["git", "checkout", "--", "src"], repo)
+        set_params(repo, robustness__seed=1)
+        assert pending() == {"corrupt"}
+        run(["git", "checkout", "--", "params.yaml"], repo)
+        with (repo / "src/cnnbench/robustness.py").open("a") as fh:
+            fh.write("# edited\n")
+        assert pending() == {f"robustness@{m}" for m in MODELS}
+        # the same scores again: evaluate, plot and summarise need no rerun either
+        assert ran_stages(run(["dvc", "repro"], repo).stdout) == {
+            f"robustness@{m}" for m in MODELS}
+    finally:
+        run(["git", "checkout", "--", "params.yaml", "src", "dvc.lock"], repo)
     assert pending() == set()
 
 
@@ -187,6 +225,10 @@ def test_summary_tables_equal_the_metrics_they_come_from(repo):
         assert len(seconds) == metrics["train"]["epochs"]
         assert seconds.sum() == pytest.approx(metrics["time"]["train_s"], abs=0.01)
         assert f"{metrics['test']['accuracy']:.4f}" in markdown
+        assert row["calibration.ece"] == metrics["calibration"]["ece"]
+        assert row["robustness.relative"] == metrics["robustness"]["relative"]
+        assert re.search(rf"\| {row['name']} +\| {metrics['test']['accuracy']:.4f} +\| "
+                         rf"{metrics['calibration']['ece']:.4f} +\|", markdown), model
     ranked = sorted(MODELS, key=lambda m: -round(table.loc[m, "test.accuracy"], 4))
     line = table.loc[ranked[0], "name"]
     for previous, model in zip(ranked, ranked[1:]):
@@ -196,7 +238,8 @@ def test_summary_tables_equal_the_metrics_they_come_from(repo):
     assert f"- ours: {line}\n" in markdown
     assert "- seed: ResNet18 > Inception10 > VGG16 > AlexNet8 > LeNet5" in markdown
     assert table.loc["resnet18", "seed.test.accuracy"] == 0.8026
-    for heading in ("Table 1", "Table 2", "Table 3"):
+    for heading in ("Table 1", "Table 2", "Table 3", "Robustness to corrupted images",
+                    "Calibration (clean test split)"):
         assert f"## {heading}" in markdown
 
 
@@ -207,7 +250,8 @@ def test_plot_stage_writes_every_figure(repo):
     folder = repo / "plots/figures"
     assert {p.name for p in folder.iterdir()} == FIGURES
     assert {p.name for p in (repo / "plots/curves").iterdir()} == {
-        f"{split}_{metric}.csv" for split in ("train", "val") for metric in ("accuracy", "loss")}
+        f"{split}_{metric}.csv" for split in ("train", "val") for metric in ("accuracy", "loss")
+    } | {"corruption_accuracy.csv"}
     for png in folder.glob("*.png"):
         with Image.open(png) as image:
             assert 480 <= image.width <= 600 and image.height >= 300, png.name
@@ -220,7 +264,8 @@ def test_figures_are_the_same_bytes_when_redrawn(repo, tmp_path):
     drawn = []
     for name in ("a", "b"):
         plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
-                 repo / "reference/seed_report.yaml", tmp_path / name)
+                 repo / "reference/seed_report.yaml", tmp_path / name,
+                 robustness_dir=repo / "plots/robustness")
         drawn.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert set(drawn[0]) == FIGURES
     assert drawn[0] == drawn[1]
@@ -278,8 +323,10 @@ def test_plots_diff_page_renders_in_chromium(repo, changed, tmp_path):
          "--vega-dir", str(VEGA_DIR)], repo)
     result = chromium(tmp_path, out / "plots" / "index.html", "--dump-dom")
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', result.stdout)
-    # a confusion matrix and per-class bars per model; four training-curve charts as SVG
-    assert len(canvases) == 2 * len(MODELS), result.stderr[-2000:]
+    # the corruption heat map (both revisions in one), and a confusion matrix, per-class bars
+    # and a reliability diagram per model; four training-curve charts as SVG
+    expected = 1 + 3 * len(MODELS)
+    assert len(canvases) == expected, result.stderr[-2000:]
     assert len(re.findall(r'<svg [^>]*class="marks"', result.stdout)) == 4
     assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
     assert result.stdout.count("<img") == 2 * len(FIGURES)  # each figure of both revisions

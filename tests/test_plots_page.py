@@ -34,10 +34,14 @@ COLOURS = {display_name(m): "#%02x%02x%02x" % tuple(round(255 * c) for c in colo
            for m, colour in model_colours(MODELS).items()}
 
 
+#: whether the committed results have robustness scores (a heat map and reliability charts)
+SCORED = (ROOT / "plots/robustness").is_dir()
+
+
 def _figures(repo: Path) -> list[str]:
     return plot_all(MODELS, repo / "metrics", repo / "plots/train", repo / "reports/data.json",
                     repo / "reference/seed_report.yaml", repo / "plots/figures",
-                    repo / "plots/curves")
+                    repo / "plots/curves", repo / "plots/robustness")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,8 @@ def project(tmp_path_factory) -> Path:
     repo = tmp_path_factory.mktemp("plots") / "repo"
     repo.mkdir()
     for name in ("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config", ".dvc/.gitignore",
-                 ".dvc/plots", "metrics", "plots/train", "plots/eval", "reports/data.json", "reference"):
+                 ".dvc/plots", "metrics", "plots/train", "plots/eval", "reports/data.json", "reference",
+                 *(["plots/robustness"] if SCORED else [])):
         source, target = ROOT / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
@@ -120,10 +125,15 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
     for chart in CURVES:
         assert f'<div id="{re.sub(r"[^A-Za-z0-9]", "_", chart)}"' in dom, chart
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
-    # a confusion matrix and per-class bars per model; the four curve charts draw as SVG
-    assert len(canvases) == 2 * len(MODELS), result.stderr[-2000:]
+    # a confusion matrix, per-class bars and a reliability diagram per model, and the
+    # corruption heat map; results from before robustness scores leave the heat map and the
+    # reliability charts empty (0 x 0); the four curve charts draw as SVG
+    expected = 1 + 3 * len(MODELS)
+    assert len(canvases) == expected, result.stderr[-2000:]
     assert len(re.findall(r'<svg [^>]*class="marks"', dom)) == len(CURVES)
-    assert all(int(w) > 100 and int(h) > 100 for w, h in canvases), canvases
+    drawn = [(w, h) for w, h in canvases if (w, h) != ("0", "0")]
+    assert len(drawn) == expected - (0 if SCORED else 1 + len(MODELS)), canvases
+    assert all(int(w) > 100 and int(h) > 100 for w, h in drawn), canvases
     assert not console_errors(result)
 
 

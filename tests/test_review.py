@@ -139,8 +139,8 @@ def test_a_code_change_names_the_stage_and_those_downstream(clone):
     lines = result.stdout.splitlines()
     assert "- `prepare`: dep stages/prepare.py modified" in lines
     downstream = next(line for line in lines if line.startswith("- and downstream: "))
-    assert set(re.findall(r"`([^`]+)`", downstream)) == {"train@lenet5", "evaluate@lenet5",
-                                                         "plot", "summarise"}
+    assert set(re.findall(r"`([^`]+)`", downstream)) == {
+        "corrupt", "train@lenet5", "robustness@lenet5", "evaluate@lenet5", "plot", "summarise"}
 
 
 def test_the_gate_ignores_absent_files_and_counts_the_rest():

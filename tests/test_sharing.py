@@ -136,8 +136,8 @@ def test_two_queued_experiments_run_at_once_each_in_its_own_workspace(project):
         assert root.parent == project / ".dvc/tmp/exps" and not root.exists()
     for name, log in logs.items():
         fetched = {"fetch"} if name == "seed1" else set()
-        assert ran_stages(log) == {"train@lenet5", "evaluate@lenet5", "plot", "summarise",
-                                   *fetched}, log
+        assert ran_stages(log) == {"train@lenet5", "robustness@lenet5", "evaluate@lenet5",
+                                   "plot", "summarise", *fetched}, log
         assert "--checkpoint-dir checkpoints/lenet5" in log
 
     # Each experiment has its own params, metrics and model.

@@ -18,11 +18,12 @@ Ground floor (every stage may use it; it changes rarely):
 
 Wings, in pipeline order:
 
-- ``data``      fetch, readers (the untrusted-input boundary), prepare, dataset
+- ``data``      fetch, readers (the untrusted-input boundary), prepare, dataset, corrupt
 - ``models``    one module per network, shared blocks, the registry, MACs counting, saving
                 (a trained network loaded; a new one checked before it trains)
 - ``training``  train, recipe, inputs, checkpoint, distribute, logs
 - ``evaluate``  a trained model's test metrics, confusion matrix and throughput
+- ``robustness`` a trained model on corrupted test images, and its calibration
 - ``report``    results, statistics, noise, summary, figures (the plot and summarise stages)
 - ``review``    gate, refresh, compare, comment, review, experiments, repeats, paths
                 (pull requests and DVC experiments; ``report`` never imports it)

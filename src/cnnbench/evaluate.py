@@ -18,6 +18,8 @@ The metrics JSON (``--metrics``; committed to git, so ``dvc metrics diff`` works
 - ``protocol`` and ``validation.loss`` / ``validation.accuracy`` / ``validation.images``:
   only when ``data.validation`` held training images out (the last epoch's scores on them);
   absent in the seed's protocol, which validates on the test split
+- ``robustness.*`` / ``calibration.*``: the robustness stage's scores, merged as they are
+  (``cnnbench.robustness``)
 
 and in the plots folder the confusion matrix and per-class accuracy, through DVCLive.
 
@@ -94,15 +96,29 @@ def apply_protocol(metrics: dict, dataset: Dataset, log: dict) -> None:
     metrics["validation"]["images"] = int(len(dataset.validation.y))
 
 
+def read_scores(path: str | os.PathLike) -> dict:
+    """The robustness stage's JSON: its ``robustness`` and ``calibration`` sections."""
+    try:
+        scores = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: cannot read the robustness scores ({err}); run "
+                        "`dvc repro` to score the model first") from None
+    if not isinstance(scores, dict) or set(scores) != {"robustness", "calibration"}:
+        raise DataError(f"{path}: not robustness scores (robustness and calibration)")
+    return scores
+
+
+
 def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathLike,
              train_log: str | os.PathLike, metrics_out: str | os.PathLike,
              plots_dir: str | os.PathLike, batch_size: int, tta_flip: bool = False,
-             architecture: str | None = None) -> dict:
+             architecture: str | None = None, extra: dict | None = None) -> dict:
     """Evaluate ``model_file`` on the test split; write ``metrics_out`` and ``plots_dir``.
 
     ``tta_flip``: score the mean prediction of each image and its mirror image.
     ``architecture``: the network's file, imported before the model is loaded (its own
     registered classes), ``name``'s package model by default.
+    ``extra``: more sections of the metrics (the robustness stage's, ``read_scores``).
     """
     if not Path(model_file).is_file():
         raise DataError(f"{model_file}: no trained model; run `dvc repro train@{name}` first")
@@ -146,6 +162,7 @@ def evaluate(name: str, model_file: str | os.PathLike, data_file: str | os.PathL
             if time_log.get("train_part_s") else None,
             "infer_batch_size": batch_size,
         },
+        **(extra or {}),
         "device": label(describe()),
     }
     apply_protocol(metrics, dataset, log)

@@ -16,6 +16,7 @@ Sections (one per stage, as in params.yaml):
 - ``models``    the models to run, each naming its network's ``.py`` file by
                 ``architecture``, with overrides of ``train`` keys
 - ``evaluate``  read by evaluate
+- ``robustness`` the corrupted test images (corrupt) every model is scored on
 
 A section no stage reads is an error too, and ``cnnbench check`` (``check``; ``make
 repro`` runs it first) validates the whole file, the architectures' files included,
@@ -34,11 +35,13 @@ import yaml
 
 from cnnbench.config.merge import parse_params
 from cnnbench.config.params import (DISTRIBUTIONS, OPTIMIZERS, PRECISIONS, SCHEDULES,
-                                    DataParams, EvaluateParams, Params, TrainParams)
+                                    DataParams, EvaluateParams, Params, RobustnessParams,
+                                    TrainParams)
 from cnnbench.errors import ParamsError
 
 __all__ = ["DISTRIBUTIONS", "OPTIMIZERS", "PRECISIONS", "SCHEDULES", "DataParams",
-           "EvaluateParams", "Params", "TrainParams", "load_params", "parse_params"]
+           "EvaluateParams", "Params", "RobustnessParams", "TrainParams", "load_params",
+           "parse_params"]
 
 
 def load_params(path: str | os.PathLike = "params.yaml",

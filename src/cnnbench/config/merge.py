@@ -18,10 +18,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cnnbench.config.build import build, suggest
-from cnnbench.config.params import DataParams, EvaluateParams, Params, TrainParams
+from cnnbench.config.params import (DataParams, EvaluateParams, Params, RobustnessParams,
+                                    TrainParams)
 from cnnbench.errors import ParamsError
 
-SECTIONS = ("data", "train", "recipes", "models", "evaluate")
+SECTIONS = ("data", "train", "recipes", "models", "evaluate", "robustness")
 EXAMPLE = "{architecture: src/cnnbench/models/lenet5.py}"
 
 
@@ -55,6 +56,7 @@ def parse_params(raw: Any, root: str | os.PathLike | None = None) -> Params:
         data=build(DataParams, raw["data"], "data"),
         train=train,
         evaluate=build(EvaluateParams, raw.get("evaluate"), "evaluate"),
+        robustness=build(RobustnessParams, raw.get("robustness"), "robustness"),
         models=models,
         architectures=architectures,
     )

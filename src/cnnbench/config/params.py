@@ -141,12 +141,44 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class RobustnessParams:
+    """The corrupted test images (corrupt) that every model is scored on (robustness)."""
+
+    images: int = 1000          # a seeded, stratified subset of the test split
+    seed: int = 0               # the subset and every corruption's random draws
+    corruptions: str = "all"    # all, or names separated by commas
+    max_severity: int = 5       # severities 1 to this
+
+    @property
+    def chosen(self) -> tuple[str, ...] | None:
+        """The corruptions named, in order; None for all of them."""
+        if self.corruptions.strip() == "all":
+            return None
+        return tuple(name.strip() for name in self.corruptions.split(","))
+
+    @property
+    def severities(self) -> tuple[int, ...]:
+        return tuple(range(1, self.max_severity + 1))
+
+    def check(self, prefix: str) -> None:
+        _positive_int(f"{prefix}.images", self.images)
+        _seed(f"{prefix}.seed", self.seed, MAX_TRAIN_SEED)
+        if not 1 <= self.max_severity <= 5:
+            raise ParamsError(f"{prefix}.max_severity must be in [1, 5] (CIFAR-10-C's "
+                              f"severities), got {self.max_severity!r}")
+        if self.chosen is not None and not all(self.chosen):
+            raise ParamsError(f"{prefix}.corruptions must be all or names separated by "
+                              f"commas, e.g. gaussian_noise, fog; got {self.corruptions!r}")
+
+
+@dataclass(frozen=True)
 class Params:
     """All of params.yaml."""
 
     data: DataParams
     train: TrainParams
     evaluate: EvaluateParams
+    robustness: RobustnessParams = field(default_factory=RobustnessParams)
     models: dict[str, TrainParams] = field(default_factory=dict)
     #: each entry's network: the ``.py`` file its ``architecture`` names
     architectures: dict[str, str] = field(default_factory=dict)

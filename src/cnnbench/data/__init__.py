@@ -5,4 +5,5 @@
 - ``readers``   the untrusted-input boundary: official tarball and image-folder archives
 - ``prepare``   decode, take seeded stratified subsets, write the ``.npz`` and a summary
 - ``dataset``   the prepared file's arrays, which training and evaluation load
+- ``corrupt``   CIFAR-10-C-style corruptions of a test subset, for the robustness stages
 """

@@ -11,7 +11,14 @@ at most 600 pixels wide):
 - ``accuracy_vs_params``: test accuracy against parameter count;
 - ``accuracy_vs_time``: test accuracy against training wall time;
 - ``accuracy_vs_macs``: test accuracy against forward multiply-accumulates per image;
-- ``val_accuracy``: validation accuracy per epoch of every model on one chart.
+- ``val_accuracy``: validation accuracy per epoch of every model on one chart;
+- ``<model>_reliability.png``: the reliability diagram of one model on the clean test
+  split (accuracy against confidence per bin, the gap to the diagonal shaded);
+- ``corruption_accuracy``: a heat map of accuracy per corruption (mean of its severities)
+  and model, with each model's clean accuracy on the same images as the first row.
+
+The last two need the robustness stages' outputs (``cnnbench.robustness``); metrics
+without them draw neither.
 
 Each model has one colour in every figure (``model_colours``): its key's CRC-32 picks a
 slot of the 20-colour ``tab20`` palette, the next free slot when that one is taken by a
@@ -47,6 +54,7 @@ from cnnbench.report.results import (  # noqa: E402
     load_reference,
     load_train_params,
     machine_label,
+    read_reliability,
     split_by_results,
 )
 
@@ -179,11 +187,12 @@ CURVES = (("val_accuracy", "val.accuracy", "accuracy"), ("val_loss", "val.loss",
 
 
 def write_curves(history: pd.DataFrame, names: pd.Series, colours: dict[str, tuple],
-                 out_dir: str | os.PathLike) -> list[str]:
+                 out_dir: str | os.PathLike, scored: pd.DataFrame | None = None) -> list[str]:
     """One CSV per training curve in ``out_dir`` (replaced as a whole): a row per model and
     epoch (``epoch``, ``model`` by display name, ``colour``, the model's colour in the
     figures, the value), in the params' model order, so that ``dvc plots`` charts every
-    model in one chart, in its own colour, without dvc.yaml naming them."""
+    model in one chart, in its own colour, without dvc.yaml naming them; with ``scored``
+    (metrics with robustness), ``corruption_accuracy.csv`` for the heat map."""
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for stem, column, value in CURVES:
@@ -191,17 +200,78 @@ def write_curves(history: pd.DataFrame, names: pd.Series, colours: dict[str, tup
             rows.insert(2, "colour", rows["model"].map(lambda m: to_hex(colours[m])))
             rows["model"] = rows["model"].map(names)
             rows.to_csv(tmp / f"{stem}.csv", index=False, float_format="%.6g")
+        if scored is not None:
+            write_corruption_accuracy(scored, tmp / "corruption_accuracy.csv")
         written = sorted(p.name for p in tmp.iterdir())
     return written
 
 
+def plot_reliability(bins: pd.DataFrame, name: str, ece: float, subtitle: str) -> plt.Figure:
+    """One model's reliability diagram: accuracy per confidence bin against the diagonal."""
+    fig, ax = _figure(subtitle, figsize=COMPARISON_SIZE)
+    width = bins["high"] - bins["low"]
+    centre = bins["low"] + width / 2
+    filled = bins["count"] > 0
+    ax.bar(centre[filled], bins["accuracy"][filled], width=width[filled], color="C0",
+           edgecolor="white", linewidth=0.4, label="accuracy")
+    ax.bar(centre[filled], (bins["confidence"] - bins["accuracy"])[filled],
+           bottom=bins["accuracy"][filled], width=width[filled], color="C3", alpha=0.35,
+           label="gap to confidence")
+    ax.plot([0, 1], [0, 1], color="0.3", linestyle="--", linewidth=0.8, label="calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("Confidence")
+    ax.set_ylabel("Accuracy")
+    ax.set_title(f"{name}: reliability (ECE {ece:.3f})")
+    ax.legend(fontsize=6, loc="upper left")
+    return fig
+
+
+def corruption_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per corruption (rows, mean of its severities) and model (columns)."""
+    prefix = "robustness.corruption."
+    columns = [c for c in metrics.columns if c.startswith(prefix)]
+    table = metrics[columns].astype("float64").T
+    table.index = [c.removeprefix(prefix) for c in columns]
+    return table
+
+
+def plot_corruption_heatmap(metrics: pd.DataFrame, subtitle: str) -> plt.Figure:
+    """Accuracy per corruption and model, the clean accuracy of the same images on top."""
+    table = corruption_table(metrics)
+    clean = metrics["robustness.clean_accuracy"].astype("float64").to_frame("clean").T
+    table = pd.concat([clean, table])
+    fig, ax = _figure(subtitle, figsize=(max(COMPARISON_SIZE[0], 1.6 + 0.7 * len(metrics)), 4.6))
+    image = ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    for (row, col), value in np.ndenumerate(table.to_numpy()):
+        ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5.5,
+                color="black" if value > 0.6 else "white")
+    ax.set_xticks(range(len(metrics)), metrics["name"], rotation=30, ha="right")
+    ax.set_yticks(range(len(table)), [i.replace("_", " ") for i in table.index])
+    ax.axhline(0.5, color="white", linewidth=1.5)
+    ax.grid(False)
+    ax.minorticks_off()
+    ax.set_title("Accuracy per corruption (mean of severities)")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="Accuracy")
+    return fig
+
+
+def write_corruption_accuracy(metrics: pd.DataFrame, path: Path) -> None:
+    """The heat map's data for ``dvc plots``: a row per model and corruption."""
+    table = corruption_table(metrics).rename(columns=metrics["name"])
+    rows = table.reset_index(names="corruption").melt(
+        id_vars="corruption", var_name="model", value_name="accuracy")
+    rows[["model", "corruption", "accuracy"]].to_csv(path, index=False, float_format="%.6g")
+
+
 def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | os.PathLike,
              data_metrics: str | os.PathLike, reference_file: str | os.PathLike,
-             out_dir: str | os.PathLike, curves_dir: str | os.PathLike | None = None
-             ) -> list[str]:
+             out_dir: str | os.PathLike, curves_dir: str | os.PathLike | None = None,
+             robustness_dir: str | os.PathLike | None = None) -> list[str]:
     """Write every figure into ``out_dir`` and, with ``curves_dir``, the training curves'
-    data for ``dvc plots`` into it (each folder replaced as a whole); return the figures'
-    file names. Models without metrics yet are left out."""
+    (and the corruption heat map's) data for ``dvc plots`` into it (each folder replaced
+    as a whole); return the figures' file names. Models without metrics yet are left out;
+    reliability diagrams are drawn from ``robustness_dir``'s ``<model>_reliability.csv``."""
     colours = model_colours(models)
     models, _ = split_by_results(models, metrics_dir)
     subtitle = describe_run(models, logs_dir, data_metrics)
@@ -233,7 +303,17 @@ def plot_all(models: list[str], metrics_dir: str | os.PathLike, logs_dir: str | 
                   tmp, "accuracy_vs_macs")
         _save(plot_val_accuracy(history, metrics["name"], subtitle, colours), tmp,
               "val_accuracy")
+        scored = (metrics.dropna(subset=["robustness.mean_corruption_accuracy"])
+                  if "robustness.mean_corruption_accuracy" in metrics else metrics.iloc[:0])
+        if len(scored):
+            _save(plot_corruption_heatmap(scored, subtitle), tmp, "corruption_accuracy")
+        for model in scored.index if robustness_dir is not None else ():
+            bins = read_reliability(Path(robustness_dir) / f"{model}_reliability.csv")
+            _save(plot_reliability(bins, metrics.loc[model, "name"],
+                                   metrics.loc[model, "calibration.ece"], subtitle), tmp,
+                  f"{model}_reliability")
         written = sorted(p.name for p in tmp.iterdir())
     if curves_dir is not None:
-        write_curves(history, metrics["name"], colours, curves_dir)
+        write_curves(history, metrics["name"], colours, curves_dir,
+                     scored if len(scored) else None)
     return written

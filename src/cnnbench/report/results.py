@@ -10,6 +10,7 @@
 - ``load_repeats``: the seed repeats collected by ``cnnbench.review.repeats`` (their statistics:
   ``cnnbench.report.statistics``); ``main_runs``: what produced each main run
   (``cnnbench.report.provenance``).
+- ``read_reliability``: one model's reliability diagram bins (the robustness stage's CSV).
 - ``describe_run``: one line saying what a run used (images, epochs, recipe, machines).
 - ``run_protocols``: which split the models validated on every epoch (``data.validation``).
 """
@@ -115,6 +116,19 @@ def run_protocols(models: list[str], logs_dir: str | os.PathLike) -> list[str]:
     found = [str(load_train_params(logs_dir, m).get("protocol", SEED_PROTOCOL))
              for m in models]
     return list(dict.fromkeys(found))
+
+
+def read_reliability(path: str | os.PathLike) -> pd.DataFrame:
+    """A robustness stage's reliability diagram data: one row per confidence bin."""
+    try:
+        bins = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path}: cannot read the reliability diagram ({err}); run "
+                        "`dvc repro` first") from None
+    if not {"low", "high", "confidence", "accuracy", "count"} <= set(bins.columns):
+        raise DataError(f"{path}: not reliability diagram data (low, high, confidence, "
+                        "accuracy, count)")
+    return bins
 
 
 def load_train_params(logs_dir: str | os.PathLike, model: str) -> dict:

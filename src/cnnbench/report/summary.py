@@ -5,9 +5,10 @@ Table 2: test accuracy and loss; test accuracy over seeds, the main run and its 
 repeats (``cnnbench.review.repeats``), as mean ± std with the range where one more run would land
 and the seed's single run against it (``~`` inside, the band outside, as
 ``cnnbench.report.noise.format_change`` marks a change); Table 3: seconds per epoch; parameter
-counts, forward multiply-accumulates per image (``cnnbench.models.macs``) and throughput; the
-ranking line the seed ends on). Models the seed report lacks show "–" in its columns and
-are left out of its ranking line, a CSV with one row per model
+counts, forward multiply-accumulates per image (``cnnbench.models.macs``) and throughput;
+robustness to corrupted images and calibration (``cnnbench.robustness``), when the metrics
+have them; the ranking line the seed ends on). Models the seed report lacks show "–" in
+its columns and are left out of its ranking line, a CSV with one row per model
 (every number of the tables) plus a CSV of epoch times (one row per model and epoch).
 
 Run through the pipeline (``dvc repro summarise``) or ``stages/summarise.py --help``.
@@ -75,6 +76,12 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
                 "throughput.train_img_s", "throughput.infer_img_s"):
         table[key] = metrics[key]
     table["flops.macs"] = metrics.get("flops.macs")  # absent in metrics from before FLOPs
+    for key in ROBUSTNESS_KEYS:  # absent in metrics from before robustness was scored
+        table[key] = metrics.get(key)
+    corruptions = [c for c in metrics.columns if c.startswith("robustness.corruption.")]
+    if corruptions:  # the corruption each model loses most to
+        worst = metrics[corruptions].astype("float64").dropna(how="all").idxmin(axis=1)
+        table["robustness.worst"] = worst.str.removeprefix("robustness.corruption.")
     logged = {m: load_train_params(logs_dir, m).get("machine") or {} for m in metrics.index}
     main_machines = {m: machine_label(machine) for m, machine in logged.items()}
     table["machine"] = pd.Series(main_machines, dtype="object")
@@ -93,6 +100,51 @@ def build_tables(models: list[str], metrics_dir: str | os.PathLike,
         for m, e in zip(epochs["model"], epochs["epoch"], strict=True)]
     table.index.name = "model"
     return table, epochs, left_out
+
+
+#: The robustness and calibration numbers of the summary (``cnnbench.robustness``).
+ROBUSTNESS_KEYS = ("robustness.clean_accuracy", "robustness.mean_corruption_accuracy",
+                   "robustness.relative", "robustness.images", "calibration.ece",
+                   "calibration.brier", "calibration.nll")
+
+
+def _robustness_tables(table: pd.DataFrame) -> list[str]:
+    """The robustness and calibration tables as Markdown lines; none for metrics without."""
+    scored = table.get("robustness.mean_corruption_accuracy")
+    if scored is None or scored.isna().all():
+        return []
+    names, images = table["name"], table["robustness.images"].dropna()
+    robust = pd.DataFrame({
+        "Net": names,
+        "clean acc (subset)": table["robustness.clean_accuracy"].map(_num),
+        "mean corruption acc": table["robustness.mean_corruption_accuracy"].map(_num),
+        "relative": table["robustness.relative"].map(_num),
+        "worst corruption": table.get("robustness.worst",
+                                      pd.Series(None, index=table.index)).fillna("–"),
+    })
+    calibrated = pd.DataFrame({
+        "Net": names,
+        "test acc": table["test.accuracy"].map(_num),
+        "ECE": table["calibration.ece"].map(_num),
+        "Brier": table["calibration.brier"].map(_num),
+        "NLL": table["calibration.nll"].map(_num),
+    })
+    return [
+        "## Robustness to corrupted images",
+        "",
+        f"Accuracy on {int(images.max()):,} test images under CIFAR-10-C-style corruptions,"
+        " the mean over every corruption and severity; relative = mean corruption accuracy"
+        " / clean accuracy on the same images; heat map: `corruption_accuracy.png`"
+        " (docs/guide/robustness.md).",
+        "", robust.to_markdown(index=False, disable_numparse=True), "",
+        "## Calibration (clean test split)",
+        "",
+        "ECE: expected calibration error, 15 equal-width confidence bins; Brier: mean squared"
+        " distance of the probabilities from the one-hot label (0-2); NLL: mean negative"
+        " log-likelihood of the true class. Lower is better for all three; reliability"
+        " diagrams: `<model>_reliability.png`.",
+        "", calibrated.to_markdown(index=False, disable_numparse=True), "",
+    ]
 
 
 def _against_noise(difference, runs, seed) -> str:
@@ -199,6 +251,7 @@ def render_markdown(table: pd.DataFrame, epochs: pd.DataFrame, run: dict,
         "MMACs: millions of forward multiply-accumulates per image, counted from the"
         " convolution and dense layers (biases, normalisation, activations and pooling"
         " left out); FLOPs are about twice as many.", "",
+        *_robustness_tables(table),
         "## Ranking by test accuracy",
         "",
         f"- ours: {ranking(table['test.accuracy'])}",

@@ -3,9 +3,9 @@
     cnnbench compare --base main [--out comparison.md]
 
 Prints (and with ``--out`` writes) the changes beyond run-to-run noise, the stale-results
-gate's verdict, per model the main metrics base -> working tree marked against noise
-(``cnnbench.review.runs``) with the seed report's number, the params that changed and the
-data. The base is read from git: nothing runs or is pulled. The pull-request workflow posts
+gate's verdict, per model the main metrics (robustness and calibration among them) base ->
+working tree marked against noise (``cnnbench.review.runs``) with the seed report's number,
+the params that changed and the data. The base is read from git: nothing runs or is pulled. The pull-request workflow posts
 this text as its comment; docs/guide/review.md shows and explains it.
 """
 
@@ -34,7 +34,11 @@ ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
         ("test loss", "test.loss", "test.loss", 4),
         ("train accuracy, last epoch", "train.accuracy", "train.accuracy", 4),
         ("seconds per epoch", "time.epoch_mean_s", "epoch_s", 1),
-        ("inference images/s", "throughput.infer_img_s", None, 0))
+        ("inference images/s", "throughput.infer_img_s", None, 0),
+        ("mean corruption accuracy", "robustness.mean_corruption_accuracy", None, 4),
+        ("relative robustness", "robustness.relative", None, 4),
+        ("calibration ECE", "calibration.ece", None, 4),
+        ("Brier score", "calibration.brier", None, 4))
 MISSING = "–"
 TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
 POWER = 0.8  # of ``seeds_to_resolve``, as the comment states it
