@@ -73,12 +73,17 @@ def crossentropy(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.mean(np.log(picked)))
 
 
-def read_train_log(path: str | os.PathLike) -> dict:
+def _read_json(path: str | os.PathLike, what: str, fix: str) -> object:
+    """``path`` parsed as JSON, or a one-line error naming ``what`` it should hold."""
     try:
-        log = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: cannot read the training log ({err}); "
-                        "run `dvc repro` to train first") from None
+        raise DataError(f"{path}: cannot read {what} ({err}); run `dvc repro` to {fix} "
+                        "first") from None
+
+
+def read_train_log(path: str | os.PathLike) -> dict:
+    log = _read_json(path, "the training log", "train")
     if not isinstance(log, dict) or not {"loss", "accuracy"} <= set(log.get("train", {})):
         raise DataError(f"{path}: not a cnnbench training log (no train/loss and train/accuracy)")
     return log
@@ -98,11 +103,7 @@ def apply_protocol(metrics: dict, dataset: Dataset, log: dict) -> None:
 
 def read_scores(path: str | os.PathLike) -> dict:
     """The robustness stage's JSON: its ``robustness`` and ``calibration`` sections."""
-    try:
-        scores = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: cannot read the robustness scores ({err}); run "
-                        "`dvc repro` to score the model first") from None
+    scores = _read_json(path, "the robustness scores", "score the model")
     if not isinstance(scores, dict) or set(scores) != {"robustness", "calibration"}:
         raise DataError(f"{path}: not robustness scores (robustness and calibration)")
     return scores
