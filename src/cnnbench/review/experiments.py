@@ -20,8 +20,7 @@ from cnnbench import runner
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import left_out
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import experiments
+from cnnbench.review.project import experiments, pipeline_paths
 from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
 
 WIDTH = 120

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from functools import cache
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ import yaml
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.review.project import ABSENT, dvc, shallow, stale_stages, status, versions
+from cnnbench.review.project import (ABSENT, changes, dvc, reason, shallow, stale_stages, status,
+                                     versions)
 from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_docstrings,
                                     without_docstrings)
 
@@ -199,23 +201,11 @@ def _shape(shape: dict | None, entry: dict) -> str:
 def _changes(entries: list) -> Iterator[tuple[str | None, str]]:
     """``(changed Python file, '')`` or ``(None, reason)`` for a stage's ``dvc status``
     entries; absent outputs and absent non-Python dependencies are no change."""
-    for entry in entries:
-        if isinstance(entry, str):  # "changed command", "always changed"
-            yield None, entry
-            continue
-        for kind, changes in entry.items():
-            for path, status in changes.items():
-                if isinstance(status, dict):  # params
-                    for key, how in status.items():
-                        yield None, f"param {key} {how}"
-                elif kind == "changed deps" and path.endswith(".py") and status == "modified":
-                    yield path, ""
-                elif kind == "changed deps" and path.endswith(".py"):
-                    yield None, f"dep {path} {status}"
-                elif status not in ABSENT:
-                    what = "dep" if kind == "changed deps" else "out"
-                    note = ", not Python source" if what == "dep" else ""
-                    yield None, f"{what} {path} {status}{note}"
+    for kind, path, state in changes(entries):
+        if kind == "dep" and path.endswith(".py"):
+            yield (path, "") if state == "modified" else (None, reason(kind, path, state))
+        elif kind in ("", "param") or state not in ABSENT:
+            yield None, reason(kind, path, state) + (", not Python source" * (kind == "dep"))
 
 
 def _line(text: bytes, number: int) -> str:
@@ -289,13 +279,7 @@ def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
     if not stale:
         return []
     entries, shapes = lock_entries(), pipeline()
-    found: dict[tuple, bytes] = {}  # one look-up a file version, however many stages share it
-
-    def lookup(path: str, digest: str, size: int | None) -> bytes:
-        if (path, digest) not in found:
-            found[path, digest] = recorded_version(path, digest, size)
-        return found[path, digest]
-
+    lookup = cache(recorded_version)  # one look-up a file version, however many stages share it
     results = []
     for stage in stale:
         try:

@@ -27,8 +27,7 @@ from cnnbench import runner
 from cnnbench.errors import CnnbenchError, DataError
 from cnnbench.files import atomic_path
 from cnnbench.report.provenance import run_record
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import dvc, read, resolve
+from cnnbench.review.project import experiment_revs, pipeline_paths, read, resolve
 
 
 def _read(path: str, rev: str | None, name: str | None, parse):
@@ -41,13 +40,6 @@ def _read(path: str, rev: str | None, name: str | None, parse):
         return parse(data)
     except (ValueError, yaml.YAMLError) as err:
         raise DataError(f"{path} in {where}: cannot read ({err})") from None
-
-
-def experiment_names() -> list[str]:
-    """Names of the experiments derived from HEAD (``dvc exp list --name-only``)."""
-    with dvc("exp list") as repo:
-        listed = repo.experiments.ls()
-    return [name for exps in listed.values() for name, _rev in exps]
 
 
 def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
@@ -111,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     from cnnbench.config import load_params
 
     models = list(load_params(args.params).models)
-    names = args.experiments or experiment_names()
+    names = args.experiments or list(experiment_revs())
     if not names:
         raise CnnbenchError("no experiments to collect: queue some first, e.g. "
                             "`dvc exp run --queue -S train.seed=1 -n seed1 && dvc queue start`")

@@ -19,8 +19,7 @@ from pathlib import Path
 from cnnbench import runner
 from cnnbench.files import atomic_path
 from cnnbench.review.compare import add_arguments, from_arguments
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import metrics_diff, plots_diff, resolve
+from cnnbench.review.project import metrics_diff, pipeline_paths, plots_diff, resolve
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
