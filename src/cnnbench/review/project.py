@@ -98,31 +98,31 @@ def experiment_revs() -> dict[str, str]:
         return {name: sha for exps in repo.experiments.ls().values() for name, sha in exps}
 
 
+def _tree(rev: str | None):
+    """The filesystem of commit ``rev`` (None: the working tree), and the current directory
+    in it."""
+    if rev is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), os.getcwd()
+    git, prefix = _scm()
+    return git.get_fs(rev), prefix
+
+
 def read(rev: str | None, path: str) -> bytes | None:
     """``path`` at commit ``rev`` (None: the working tree); None where it is not a file."""
-    if rev is None:
-        try:
-            return Path(path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-    git, prefix = _scm()
+    fs, here = _tree(rev)
     try:
-        return git.get_fs(rev).read_bytes(str(PurePosixPath(prefix, path)))
+        return fs.read_bytes(str(PurePosixPath(here, path)))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
 
 def files(rev: str | None, folder: str) -> list[str]:
     """Every file under ``folder`` at ``rev`` (None: the working tree), sorted."""
-    if rev is None:
-        root = Path(folder)
-        return sorted(str(PurePosixPath(p)) for p in root.rglob("*") if p.is_file()) \
-            if root.is_dir() else []
-    git, prefix = _scm()
-    fs, full = git.get_fs(rev), str(PurePosixPath(prefix, folder))
-    if not fs.isdir(full):
-        return []
-    return sorted(os.path.relpath(p, prefix or ".") for p in fs.find(full))
+    fs, here = _tree(rev)
+    full = str(PurePosixPath(here, folder))
+    return sorted(os.path.relpath(p, here or ".") for p in fs.find(full)) if fs.isdir(full) else []
 
 
 def versions(path: str) -> Iterator[bytes]:

@@ -39,15 +39,12 @@ PAGE = """<!DOCTYPE html>
 
 
 def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
-    """DVC's page with local copies of the Vega scripts when available (no {scripts} slot,
-    so DVC adds no CDN tags), else with DVC's own CDN scripts."""
+    """DVC's page with local copies of the Vega scripts when there are, else its CDN ones."""
     if vega_dir and all((vega_dir / f).is_file() for f in VEGA_FILES):
         (out / "vendor").mkdir(parents=True, exist_ok=True)
-        tags = []
         for name in VEGA_FILES:
             shutil.copyfile(vega_dir / name, out / "vendor" / name)
-            tags.append(f'  <script src="vendor/{name}"></script>')
-        scripts = "\n".join(tags)
+        scripts = "\n".join(f'  <script src="vendor/{name}"></script>' for name in VEGA_FILES)
     else:
         scripts = "{scripts}"
     return PAGE.format(base=base, scripts=scripts)
@@ -64,8 +61,8 @@ def _demote(markdown: str) -> str:
 def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
            figures: str | os.PathLike, compared: str,
            vega_dir: str | os.PathLike | None = None) -> Path:
-    """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path.
-    ``compared`` is ``cnnbench.review.compare``'s Markdown, whose title is replaced."""
+    """Write ``<out>/review.md`` (with ``compared``, the comparison's Markdown) and
+    ``<out>/plots/index.html``; return the Markdown path."""
     out = Path(out)
     short = resolve(base)[:7]
     compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
@@ -101,12 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = runner.parser(__doc__, params=False, prog="cnnbench review")
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")
-    parser.add_argument("--out", default=None, help="folder to write, replaced as a whole "
-                        "(default: dvc.yaml's var `review`)")
-    parser.add_argument("--summary", default=None, help="summary of the working tree to "
-                        "include (default: dvc.yaml's var `summary`)")
-    parser.add_argument("--figures", default=None, help="folder of figures to link "
-                        "(default: dvc.yaml's var `figures`)")
+    for option, key, what in (("--out", "review", "folder to write, replaced as a whole"),
+                              ("--summary", "summary", "summary of the working tree to include"),
+                              ("--figures", "figures", "folder of figures to link")):
+        parser.add_argument(option, default=None, help=f"{what} (default: dvc.yaml's var `{key}`)")
     parser.add_argument("--vega-dir", default=None,
                         help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
                         "for an offline page (default: CDN scripts)")
