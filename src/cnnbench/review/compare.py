@@ -23,7 +23,8 @@ from cnnbench.models import display_name
 from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
 from cnnbench.report.provenance import left_out
 from cnnbench.review import gate
-from cnnbench.review.project import NEEDED, params_diff, pipeline_paths, read, resolve
+from cnnbench.review.project import (NEEDED, model_names, params_diff, pipeline_paths, read,
+                                     resolve)
 from cnnbench.review.runs import ModelRuns, get, side_runs, verdict
 
 #: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
@@ -196,9 +197,7 @@ def comparison(base: str, paths: dict[str, str], params_path: Path,
                details_url: str | None = None) -> str:
     """The whole comparison as Markdown; ``paths`` as ``pipeline_paths`` gives them."""
     commit = resolve(base)
-    models = list((yaml.safe_load(params_path.read_text()) or {}).get("models") or {})
-    old_params = yaml.safe_load(read(commit, str(params_path)) or "{}") or {}
-    models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
+    models = list(dict.fromkeys(model_names(None, params_path) + model_names(commit, params_path)))
     reference_path = Path(paths["reference"])
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
     base_runs, head_runs = side_runs(commit, models, paths), side_runs(None, models, paths)

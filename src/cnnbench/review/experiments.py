@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from pathlib import Path
 
 import pandas as pd
-import yaml
 from tabulate import tabulate
 
 from cnnbench import runner
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import left_out
-from cnnbench.review.project import experiments, pipeline_paths
+from cnnbench.review.project import experiments, model_names, pipeline_paths
 from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
 
 WIDTH = 120
@@ -138,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", default="test.accuracy",
                         help="key of the models' metrics to show (default: %(default)s)")
     args = parser.parse_args(argv)
-    models = list((yaml.safe_load(Path(args.params).read_text()) or {}).get("models") or {})
+    models = model_names(None, args.params)
     shown, paths = experiments(), pipeline_paths()
     rev = first_revision(shown)
     noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from cnnbench import runner
 from cnnbench.report.provenance import left_out
-from cnnbench.review.project import downstream, pipeline_paths, stale_stages, status
+from cnnbench.review.project import (downstream, model_names, pipeline_paths, stale_stages,
+                                     status)
 from cnnbench.review.refresh import harmless
 from cnnbench.review.runs import side_runs
 
@@ -69,8 +68,7 @@ def markdown() -> str:
 
 def stale_repeats(params: str | Path = "params.yaml") -> list[str]:
     """One line per model whose committed seed repeats are not all noise of its main run."""
-    models = list((yaml.safe_load(Path(params).read_text()) or {}).get("models") or {})
-    runs = side_runs(None, models, pipeline_paths())
+    runs = side_runs(None, model_names(None, params), pipeline_paths())
     return ["; ".join(left_out(model, found.left_out)) for model, found in runs.items()
             if found.left_out]
 

@@ -85,11 +85,9 @@ def resolve(rev: str, what: str = "--base") -> str:
     try:
         return _scm()[0].resolve_rev(rev)
     except RevError:
-        pass
-    found = experiment_revs()
-    if rev not in found:
-        raise CnnbenchError(f"{what} {rev!r} is not a commit of this git repository")
-    return found[rev]
+        if (found := experiment_revs().get(rev)) is None:
+            raise CnnbenchError(f"{what} {rev!r} is not a commit of this git repository") from None
+        return found
 
 
 def experiment_revs() -> dict[str, str]:
@@ -99,8 +97,7 @@ def experiment_revs() -> dict[str, str]:
 
 
 def _tree(rev: str | None):
-    """The filesystem of commit ``rev`` (None: the working tree), and the current directory
-    in it."""
+    """The filesystem of commit ``rev`` (None: the working tree), and where we are in it."""
     if rev is None:
         from fsspec.implementations.local import LocalFileSystem
 
@@ -116,6 +113,11 @@ def read(rev: str | None, path: str) -> bytes | None:
         return fs.read_bytes(str(PurePosixPath(here, path)))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+
+
+def model_names(rev: str | None, params: str | os.PathLike = "params.yaml") -> list[str]:
+    """The models of ``params`` at commit ``rev`` (None: the working tree)."""
+    return list((yaml.safe_load(read(rev, str(params)) or "{}") or {}).get("models") or {})
 
 
 def files(rev: str | None, folder: str) -> list[str]:
@@ -178,8 +180,8 @@ def reason(kind: str, path: str, state: str) -> str:
 
 
 def stale_stages(found: dict) -> dict[str, list[str]]:
-    """``{stage: [reason, ...]}`` for the stages of a ``status()`` that changed; absent
-    files are no change."""
+    """``{stage: [reason, ...]}`` of the changed stages of a ``status()``; absent files
+    are no change."""
     stale = {stage: [reason(*c) for c in changes(entries) if c[0] == "param" or c[2] not in ABSENT]
              for stage, entries in found.items()}
     return {stage: reasons for stage, reasons in stale.items() if reasons}
