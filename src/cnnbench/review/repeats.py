@@ -5,13 +5,10 @@
     dvc queue start
     cnnbench repeats seed1 seed2   # or every experiment
 
-For each experiment and model that the experiment retrained with another seed than the
-main run's (and evaluated from that training), writes ``<out>/seed<N>/<model>.json``
-(``<out>``: dvc.yaml's var ``repeats``): its metrics plus ``repeat``, the experiment, the
-seed and what produced the run as its training log records it
-(``cnnbench.report.provenance.run_record``: params and data, code, machine and numerics).
-Anything else is skipped with a line saying why. Which repeats count as noise of a main
-run: ``cnnbench.report.provenance.apart``.
+For each model an experiment retrained with another seed than the main run's (and
+evaluated), writes ``<out>/seed<N>/<model>.json``: its metrics plus ``repeat``, the
+experiment, the seed and what produced the run (``provenance.run_record``). Anything else
+is skipped with a line saying why. docs/guide/review.md says which repeats count as noise.
 """
 
 from __future__ import annotations
@@ -44,8 +41,7 @@ def _read(path: str, rev: str | None, name: str | None, parse):
 
 def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
             paths: dict[str, str], log=print) -> list[Path]:
-    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths.
-    ``paths`` are the pipeline's (``paths.pipeline_paths``)."""
+    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths."""
     logs, metrics_dir = paths["logs"], paths["metrics"]
     main_seeds = {}
     for model in models:

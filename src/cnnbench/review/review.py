@@ -5,8 +5,7 @@
 
 ``<out>/review.md``: the comparison of ``cnnbench compare``, the working tree's summary,
 links to its figures and ``dvc metrics diff``; ``<out>/plots/index.html``: ``dvc plots
-diff``, with local copies of vega, vega-lite and vega-embed when ``--vega-dir`` holds them
-(``make vega``), else DVC's CDN scripts.
+diff``, with the Vega scripts of ``--vega-dir`` (``make vega``) or DVC's CDN ones.
 """
 
 from __future__ import annotations
