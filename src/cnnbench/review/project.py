@@ -193,12 +193,9 @@ def downstream(stages: list[str]) -> list[str]:
 
     with dvc("dag") as repo:
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        names = {stage.addressing: stage for stage in graph}
         order = [s.addressing for s in reversed(list(nx.topological_sort(graph)))]
-        after = set()
-        for name in stages:
-            if name in names:
-                after |= {s.addressing for s in nx.ancestors(graph, names[name])}
+        after = {a.addressing for s in graph if s.addressing in stages
+                 for a in nx.ancestors(graph, s)}
     return [s for s in order if s in after and s not in stages]
 
 
