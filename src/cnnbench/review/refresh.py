@@ -46,6 +46,8 @@ REVIEWED: dict[str, str] = {
         "the model registry parses model files with ast and reads only their top-level "
         "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
         "line number",
+    "src/cnnbench/models/saving.py":
+        "it names Lambda only as text to find in a load error's message, to say the fix",
     "src/cnnbench/training/code.py":
         "it digests each file's syntax tree as refresh compares it (docstrings kept where "
         "refresh keeps them), so two versions refresh takes as equal digest alike",
