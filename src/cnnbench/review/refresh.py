@@ -61,11 +61,6 @@ def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal leaf values of two syntax trees: ``1``, ``1.0`` and ``True`` are not."""
-    return type(a) is type(b) and repr(a) == repr(b)
-
-
 def _first_node(old: object, new: object, line: int) -> int | None:
     """The line (in ``new``) of the first node pair that differs, walking both in order."""
     if isinstance(old, list) and isinstance(new, list):
@@ -86,7 +81,8 @@ def _first_node(old: object, new: object, line: int) -> int | None:
                                      line)) is not None:
                 return found
         return None
-    return None if _same(old, new) else line
+    # leaf values: ``1``, ``1.0`` and ``True`` differ
+    return None if type(old) is type(new) and repr(old) == repr(new) else line
 
 
 def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
