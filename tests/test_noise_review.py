@@ -188,7 +188,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
     """The workspace has seed repeats of ResNet18 only: an experiment 0.002 above it is
     within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
     from cnnbench.review.experiments import first_revision, table
-    from cnnbench.review.paths import pipeline_paths
+    from cnnbench.review.project import pipeline_paths
     from cnnbench.review.runs import side_runs
 
     monkeypatch.chdir(tmp_path)

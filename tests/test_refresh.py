@@ -25,7 +25,7 @@ from helpers import ROOT, lock_outputs, net, ran_stages, run, set_params
 
 from cnnbench import models as registry
 from cnnbench.errors import CnnbenchError
-from cnnbench.review import compare
+from cnnbench.review import gate
 from cnnbench.review.refresh import (READS_SOURCE, REVIEWED, examine, first_difference, parse,
                                      reads_docstrings, recorded_version, source_reader)
 
@@ -152,6 +152,7 @@ def test_of_the_pipelines_files_only_the_registry_and_the_code_fingerprint_read_
     deps |= {str(p.relative_to(ROOT)) for p in (ROOT / "src/cnnbench/models").glob("*.py")}
     readers = {path for path in deps if source_reader(parse((ROOT / path).read_bytes()))}
     assert readers == set(REVIEWED) == {"src/cnnbench/models/__init__.py",
+                                        "src/cnnbench/models/saving.py",
                                         "src/cnnbench/training/code.py"}
     assert {"inspect", "linecache", "tokenize", "getsource", "getdoc"} <= READS_SOURCE
 
@@ -295,15 +296,14 @@ def test_a_version_git_history_does_not_hold_is_one_line_naming_the_file(history
 
 def test_the_comment_names_refresh_for_a_stage_stale_only_by_cosmetic_edits(monkeypatch):
     cosmetic = {"train@lenet5": ["src/cnnbench/training/train.py"]}
-    monkeypatch.setattr(compare, "check", lambda: ({}, cosmetic, []))
-    text = compare.gate_text()
+    monkeypatch.setattr(gate, "check", lambda: ({}, cosmetic, []))
+    text = gate.markdown()
     assert text.startswith("⚠️ **Stale only by edits that cannot change any output (comments, "
                            "docstrings, formatting):** the numbers below are what this code")
     assert "Run `cnnbench refresh` and commit `dvc.lock`." in text
     assert text.endswith("- `train@lenet5`: src/cnnbench/training/train.py")
-    monkeypatch.setattr(compare, "check", lambda: ({"prepare": ["dep x.py modified"]}, cosmetic,
-                                                   []))
-    text = compare.gate_text()
+    monkeypatch.setattr(gate, "check", lambda: ({"prepare": ["dep x.py modified"]}, cosmetic, []))
+    text = gate.markdown()
     assert "**Stale results:**" in text and "these stages need no rerun" in text
 
 

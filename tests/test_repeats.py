@@ -333,7 +333,7 @@ def test_a_summary_of_some_models_names_the_others_as_not_run(project, tmp_path)
 
 @pytest.mark.slow
 def test_collect_skips_a_model_without_a_main_run(project):
-    from cnnbench.review.paths import pipeline_paths
+    from cnnbench.review.project import pipeline_paths
     from cnnbench.review.repeats import collect
 
     repo, _ = project

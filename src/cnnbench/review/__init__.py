@@ -8,6 +8,5 @@
 - ``review``       the comparison, the summary and ``dvc plots diff`` as one review
 - ``experiments``  experiments side by side in a terminal
 - ``repeats``      collect seed repeats from DVC experiments
-- ``paths``        the pipeline's paths, read from dvc.yaml
-- ``project``      git and DVC in-process: files at a revision, status, diffs, experiments
+- ``project``      git and DVC in-process, and the pipeline's paths from dvc.yaml
 """

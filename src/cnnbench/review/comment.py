@@ -59,13 +59,10 @@ def post(repo: str, pr: int, text: str) -> str:
     with tempfile.TemporaryDirectory() as folder:
         payload = Path(folder) / "body.json"
         payload.write_text(json.dumps({"body": fit(text)}))
-        if existing is None:
-            gh("api", "--method", "POST", "--input", str(payload),
-               f"repos/{repo}/issues/{pr}/comments")
-            return "created"
-        gh("api", "--method", "PATCH", "--input", str(payload),
-           f"repos/{repo}/issues/comments/{existing}")
-        return "updated"
+        method, where = (("POST", f"{pr}/comments") if existing is None
+                         else ("PATCH", f"comments/{existing}"))
+        gh("api", "--method", method, "--input", str(payload), f"repos/{repo}/issues/{where}")
+    return "created" if existing is None else "updated"
 
 
 def main(argv: list[str] | None = None) -> None:

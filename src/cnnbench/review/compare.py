@@ -2,11 +2,10 @@
 
     cnnbench compare --base main [--out comparison.md]
 
-Prints (and with ``--out`` writes) the changes beyond run-to-run noise, the stale-results
-gate's verdict, per model the main metrics (robustness and calibration among them) base ->
-working tree marked against noise (``cnnbench.review.runs``) with the seed report's number,
-the params that changed and the data. The base is read from git: nothing runs or is pulled. The pull-request workflow posts
-this text as its comment; docs/guide/review.md shows and explains it.
+Prints (and with ``--out`` writes) the changes beyond run-to-run noise, the gate's verdict,
+each model's metrics (robustness and calibration among them) marked against noise, the
+params and the data that changed. The base is read from git: nothing runs or is pulled.
+docs/guide/review.md shows and explains it.
 """
 
 from __future__ import annotations
@@ -24,9 +23,9 @@ from cnnbench.files import atomic_path
 from cnnbench.models import display_name
 from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
 from cnnbench.report.provenance import left_out
-from cnnbench.review.gate import COSMETIC, check, report
-from cnnbench.review.paths import NEEDED, pipeline_paths
-from cnnbench.review.project import params_diff, read, resolve
+from cnnbench.review import gate
+from cnnbench.review.project import (NEEDED, model_names, params_diff, pipeline_paths, read,
+                                     resolve)
 from cnnbench.review.runs import ModelRuns, get, side_runs, verdict
 
 #: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
@@ -42,20 +41,10 @@ ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
 MISSING = "–"
 TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
 POWER = 0.8  # of ``seeds_to_resolve``, as the comment states it
-
-
-def _on_cpu(machine: dict | None) -> bool:
-    """Whether a training log's machine trained on the CPU (unknown counts as not)."""
-    return bool(machine) and machine.get("accelerator", "cpu") == "cpu"
-
-
-def _json(rev: str | None, path: str | Path) -> dict | None:
-    """A JSON file at commit ``rev`` (None: the working tree); None if it is not there."""
-    data = read(rev, str(path))
-    try:
-        return None if data is None else json.loads(data)
-    except ValueError:
-        raise CnnbenchError(f"{path} at {rev or 'the working tree'}: not valid JSON") from None
+#: The comparison's inputs as options, each defaulting to its var in dvc.yaml.
+OPTIONS = (("--metrics-dir", "metrics"), ("--logs-dir", "logs"),
+           ("--data-summary", "data_summary"), ("--reference", "reference"),
+           ("--repeats-dir", "repeats"))
 
 
 def seed_value(reference: dict, model: str, key: str | None):
@@ -70,8 +59,7 @@ def _fmt(value, decimals: int, sign: str = "") -> str:
 
 def noise_verdicts(models: list[str], base: dict[str, ModelRuns], head: dict[str, ModelRuns]
                    ) -> dict[tuple[str, str], Verdict]:
-    """``{(model, metrics key): Verdict}`` of every row that has a change to judge (not
-    seconds per epoch of two machines)."""
+    """``{(model, metrics key): Verdict}`` of every row with a change to judge."""
     found = {}
     for model in models:
         for _label, key, _seed_key, _decimals in ROWS:
@@ -94,11 +82,8 @@ def _change_cell(change, decimals: int, judged: Verdict | None) -> str:
 def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
                   machines: dict[str, tuple] | None = None,
                   verdicts: dict[tuple[str, str], Verdict] | None = None) -> str:
-    """One row per model and metric: base, working tree, change, seed report.
-
-    ``machines`` maps a model to its (base, PR) training machines: seconds per epoch of two
-    machines get no change, and the seed's (CPU) time stands beside a CPU run only.
-    ``verdicts`` (``noise_verdicts``) mark each change against run-to-run noise."""
+    """One row per model and metric: base, working tree, change (marked by ``verdicts``),
+    seed report. ``machines``: each model's (base, PR) machines, as timings need them."""
     rows = []
     for model in models:
         old_machine, new_machine = (machines or {}).get(model, (None, None))
@@ -109,7 +94,7 @@ def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
                 rows.append(["", label, _fmt(old, decimals), _fmt(new, decimals),
                              "other machine", MISSING])
                 continue
-            if key == TIMED and not _on_cpu(new_machine):
+            if key == TIMED and (new_machine or {}).get("accelerator", "cpu") != "cpu":
                 seed_key = None
             rows.append([display_name(model) if label == ROWS[0][0] else "", label,
                          _fmt(old, decimals), _fmt(new, decimals),
@@ -124,8 +109,7 @@ def _named(model: str, key: str) -> str:
 
 
 def noise_headline(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
-    """The comment's first lines: each change beyond run-to-run noise, or that none is, and
-    how many are within noise or could not be judged."""
+    """The comment's first lines: the changes beyond noise, and how many are not."""
     beyond = [(m, k, v) for (m, k), v in verdicts.items() if v.beyond]
     within = sum(1 for v in verdicts.values() if v.beyond is False)
     unknown = sum(1 for v in verdicts.values() if v.beyond is None)
@@ -189,7 +173,7 @@ def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
 
 
 def params_table(base: str) -> str:
-    """``dvc params diff`` as a table of key, base and PR values; a line when none changed."""
+    """``dvc params diff`` as a table of key, base and PR values."""
     diff = params_diff(base)
     rows = [[f"`{key}`", json.dumps(change.get("old")), json.dumps(change.get("new"))]
             for changes in diff.values() for key, change in changes.items()]
@@ -199,69 +183,44 @@ def params_table(base: str) -> str:
                     disable_numparse=True)
 
 
-def _data_text(summary: dict | None) -> str:
-    if summary is None:
+def _data_text(rev: str | None, summary_path: str) -> str:
+    data = read(rev, summary_path)
+    try:
+        data = json.loads(data)["data"] if data is not None else None
+    except ValueError:
+        raise CnnbenchError(f"{summary_path} at {rev or 'the working tree'}: not valid "
+                            "JSON") from None
+    if data is None:
         return "no data summary"
-    data = summary["data"]
     source = data.get("source") or {}
     digest = source.get("sha256") or "no sha256"
     return (f"{source.get('name', 'unknown source')}, {data['train']['count']:,} train / "
             f"{data['test']['count']:,} test images, sha256 `{digest[:12]}`")
 
 
-def data_line(base: str, summary_path: Path) -> str:
-    """The data in one line: unchanged, or base (a commit) -> working tree."""
-    new, before = _data_text(_json(None, summary_path)), _data_text(_json(base, summary_path))
-    return (f"**Data:** unchanged ({new})." if new == before
-            else f"**Data changed:** {before} → {new}.")
-
-
-def gate_text() -> str:
-    """The stale-results gate's verdict as Markdown."""
-    stale, cosmetic, also = check()
-    if not stale and not cosmetic:
-        return "✅ **Results are current:** `dvc.lock` matches the code and params."
-    parts = []
-    if stale:
-        parts.append("⚠️ **Stale results:** these stages would rerun, so the numbers below "
-                     "are not what this code and these params produce. Run `dvc repro` and "
-                     "commit `dvc.lock` and its outputs.\n\n" + report(stale, also))
-    if cosmetic:
-        parts.append(f"⚠️ **{COSMETIC[0].upper()}{COSMETIC[1:]}:** "
-                     + ("these stages need no rerun; " if stale else "the numbers below are "
-                        "what this code and these params produce. ")
-                     + "Run `cnnbench refresh` and commit `dvc.lock`.\n\n"
-                     + report(cosmetic, []))
-    return "\n\n".join(parts)
-
-
-def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path: Path,
-               params_path: Path, details_url: str | None, logs_dir: Path,
-               repeats_dir: Path | None = None) -> str:
-    """The whole comparison as Markdown; ``repeats_dir`` holds the seed repeats (default:
-    the ``repeats`` folder beside ``metrics_dir``)."""
+def comparison(base: str, paths: dict[str, str], params_path: Path,
+               details_url: str | None = None) -> str:
+    """The whole comparison as Markdown; ``paths`` as ``pipeline_paths`` gives them."""
     commit = resolve(base)
-    models = list((yaml.safe_load(params_path.read_text()) or {}).get("models") or {})
-    old_params = yaml.safe_load(read(commit, str(params_path)) or "{}") or {}
-    models += [m for m in old_params.get("models") or {} if m not in models]  # removed ones
+    models = list(dict.fromkeys(model_names(None, params_path) + model_names(commit, params_path)))
+    reference_path = Path(paths["reference"])
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
-    paths = {"metrics": str(metrics_dir), "logs": str(logs_dir),
-             "data_summary": str(summary_path),
-             "repeats": str(repeats_dir or metrics_dir / "repeats")}
     base_runs, head_runs = side_runs(commit, models, paths), side_runs(None, models, paths)
-    base_metrics = {m: base_runs[m].metrics for m in models}
-    head = {m: head_runs[m].metrics for m in models}
     machines = {m: (base_runs[m].machine, head_runs[m].machine) for m in models}
     verdicts = noise_verdicts(models, base_runs, head_runs)
     to_resolve = resolve_lines(verdicts)
+    new, before = (_data_text(rev, paths["data_summary"]) for rev in (None, commit))
     parts = [f"## cnnbench: this pull request against `{base}` ({commit[:7]})", "",
-             *noise_headline(verdicts), "", gate_text(), "",
-             "### Results", "",
-             metrics_table(models, base_metrics, head, reference, machines, verdicts), "",
+             *noise_headline(verdicts), "", gate.markdown(), "", "### Results", "",
+             metrics_table(models, {m: base_runs[m].metrics for m in models},
+                           {m: head_runs[m].metrics for m in models}, reference, machines,
+                           verdicts), "",
              noise_note(base_runs, head_runs), "", *to_resolve, *([""] if to_resolve else []),
              *methods(verdicts),
              f"Seed report: `{reference_path}` ({reference.get('machine', 'machine unknown')}).",
-             "", "### Params", "", params_table(base), "", data_line(base, summary_path), ""]
+             "", "### Params", "", params_table(base), "",
+             f"**Data:** unchanged ({new})." if new == before
+             else f"**Data changed:** {before} → {new}.", ""]
     if details_url:
         parts += [f"Plots of both revisions (`dvc plots diff`) and the full review: the "
                   f"`review` artifact of [this run]({details_url}).", ""]
@@ -271,9 +230,7 @@ def comparison(base: str, metrics_dir: Path, summary_path: Path, reference_path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The comparison's inputs, as options (shared with ``cnnbench.review.review``); each
     defaults to its path in dvc.yaml."""
-    for option, key in (("--metrics-dir", "metrics"), ("--logs-dir", "logs"),
-                        ("--data-summary", "data_summary"), ("--reference", "reference"),
-                        ("--repeats-dir", "repeats")):
+    for option, key in OPTIONS:
         parser.add_argument(option, default=None, help=f"{NEEDED[key]} (default: dvc.yaml's "
                             f"var `{key}`)")
     runner.add_params(parser)
@@ -284,11 +241,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def from_arguments(args: argparse.Namespace) -> str:
     """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
     paths = pipeline_paths()
-    return comparison(args.base, Path(args.metrics_dir or paths["metrics"]),
-                      Path(args.data_summary or paths["data_summary"]),
-                      Path(args.reference or paths["reference"]), Path(args.params),
-                      args.details_url, Path(args.logs_dir or paths["logs"]),
-                      Path(args.repeats_dir or paths["repeats"]))
+    for option, key in OPTIONS:
+        paths[key] = getattr(args, option[2:].replace("-", "_")) or paths[key]
+    return comparison(args.base, paths, Path(args.params), args.details_url)
 
 
 def main(argv: list[str] | None = None) -> None:

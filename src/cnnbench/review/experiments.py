@@ -2,26 +2,24 @@
 
     cnnbench experiments [--metric test.accuracy]
 
-For the workspace, each baseline commit and its experiments (``dvc exp show``): the name,
-one metric per model (the first row's value, then each row's change against it, marked
-against the first row's run-to-run noise, ``cnnbench.review.runs``) and the params that
-differ between the rows, within 120 columns (docs/guide/review.md).
+For the workspace, each baseline and its experiments (``dvc exp show``): one metric per
+model (the first row's, then each row's change, marked against the first row's run-to-run
+noise) and the params that differ, within 120 columns (docs/guide/review.md).
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 
 import pandas as pd
-import yaml
 from tabulate import tabulate
 
 from cnnbench import runner
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import left_out
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import experiments
+from cnnbench.review.project import experiments, model_names, pipeline_paths
 from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
 
 WIDTH = 120
@@ -47,7 +45,7 @@ def rows(shown: list[dict]) -> list[tuple[str, str, dict]]:
 
 
 def first_revision(shown: list[dict]) -> str | None:
-    """The revision of the table's first row: ``workspace`` or a commit; None if no row."""
+    """The first row's revision: ``workspace`` or a commit; None if no row."""
     found = rows(shown)
     return found[0][1] if found else None
 
@@ -59,8 +57,8 @@ def _flat(data: dict, kind: str) -> dict:
 
 
 def _noise(metric: str, runs: ModelRuns | None) -> dict | None:
-    """The first row's runs of ``metric`` per seed when they can be a noise model (at least
-    two; timings never: an experiment's row does not say which machine it ran on)."""
+    """The first row's runs of ``metric`` per seed when at least two (timings never: a row
+    does not say which machine it ran on)."""
     if runs is None or metric in TIMINGS:
         return None
     values = runs.values(metric)
@@ -82,9 +80,8 @@ def _change(value, first, noise: dict | None) -> tuple[str, float | None]:
 
 def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
           width: int = WIDTH, noise: dict[str, ModelRuns] | None = None) -> str:
-    """The experiments as a plain-text table at most ``width`` columns wide; each model's
-    metrics are ``<metrics_dir>/<model>.json``. ``noise``: the first row's runs per model
-    (``cnnbench.review.runs.side_runs``), whose seed repeats judge the other rows' changes."""
+    """The experiments as a plain-text table at most ``width`` columns wide; ``noise``: the
+    first row's ``ModelRuns`` per model, whose repeats judge the other rows' changes."""
     found = rows(shown)
     params = [{k: v for f in _flat(d, "params").values() for k, v in f.items()}
               for _, _, d in found]
@@ -95,18 +92,12 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
     for (label, _, data), values in zip(found, params):
         metrics = _flat(data, "metrics")
         cells = [metrics.get(f"{metrics_dir}/{m}.json", {}).get(metric) for m in models]
-        if first is None:
-            first, shown_cells = cells, [f"{c:.4f}" if isinstance(c, (int, float)) else "–"
-                                         for c in cells]
-        else:
-            shown_cells = []
-            for model, value, base in zip(models, cells, first):
-                cell, band = _change(value, base, models_noise[model])
-                shown_cells.append(cell)
-                if band is not None:
-                    bands[model] = band
+        olds, first = first or [None] * len(models), first or cells  # the first row: values
+        judged = [_change(v, old, models_noise[m]) for m, v, old in zip(models, cells, olds)]
+        bands.update({m: band for m, (_, band) in zip(models, judged) if band is not None})
         label = label if len(label) <= LABEL else label[:LABEL - 1] + "…"
-        body.append([label, *shown_cells, " ".join(f"{k}={values.get(k)}" for k in changed)])
+        body.append([label, *[cell for cell, _ in judged],
+                     " ".join(f"{k}={values.get(k)}" for k in changed)])
     headers = ["experiment", *[display_name(m) for m in models], "changed params"]
     fixed = (max(len(row[0]) for row in body) + 2
              + sum(max(len(h), 6) + 2 for h in headers[1:-1]))
@@ -122,10 +113,7 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
 
 def _notes(first: str, models: list[str], noise: dict[str, dict | None],
            bands: dict[str, float], width: int, apart: dict[str, list]) -> list[str]:
-    """Under the table: what ``~`` means, each model's noise band, the models without one,
-    and the repeats not counted (``apart``: ``ModelRuns.left_out`` per model)."""
-    import textwrap
-
+    """Under the table: what ``~`` means, the noise bands, and the repeats not counted."""
     known = [m for m in models if noise[m]]
     unknown = [m for m in models if not noise[m]]
     notes = []
@@ -148,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", default="test.accuracy",
                         help="key of the models' metrics to show (default: %(default)s)")
     args = parser.parse_args(argv)
-    with open(args.params) as fh:
-        models = list((yaml.safe_load(fh) or {}).get("models") or {})
+    models = model_names(None, args.params)
     shown, paths = experiments(), pipeline_paths()
     rev = first_revision(shown)
     noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None

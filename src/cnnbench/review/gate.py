@@ -2,23 +2,20 @@
 
     cnnbench gate
 
-Lists each stage ``dvc status`` says would rerun, with the reasons, then the stages
-downstream of them, and exits 1. Stages stale only by comments, docstrings or formatting
-are named apart, with the fix (``cnnbench refresh``). Absent files (a clone without ``dvc
-pull``) are no change. Warns, one line per model and without failing, of committed seed
-repeats that are no noise of their main run (``cnnbench.report.provenance``).
+Lists each stage ``dvc status`` says would rerun, with the reasons and the stages
+downstream, and exits 1; stages stale only by comments, docstrings or formatting are named
+apart, with the fix (``cnnbench refresh``). Absent files (no ``dvc pull``) are no change.
+Warns, without failing, of committed seed repeats that are no noise of their main run.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from cnnbench import runner
 from cnnbench.report.provenance import left_out
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import downstream, stale_stages, status
+from cnnbench.review.project import (downstream, model_names, pipeline_paths, stale_stages,
+                                     status)
 from cnnbench.review.refresh import harmless
 from cnnbench.review.runs import side_runs
 
@@ -29,9 +26,7 @@ COSMETIC = ("stale only by edits that cannot change any output (comments, docstr
 
 
 def report(stale: dict[str, list[str]], also: list[str]) -> str:
-    """Markdown lines saying which stages are stale and why (empty when none is)."""
-    if not stale:
-        return ""
+    """Markdown lines saying which stages are stale and why."""
     lines = [f"- `{stage}`: {', '.join(reasons[:SHOWN])}"
              + (f" and {len(reasons) - SHOWN} more" if len(reasons) > SHOWN else "")
              for stage, reasons in stale.items()]
@@ -41,10 +36,8 @@ def report(stale: dict[str, list[str]], also: list[str]) -> str:
 
 
 def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
-    """The current project's stale stages that ``dvc repro`` must rerun, with the reasons;
-    those stale only by edits that cannot change any output, with their changed files; and
-    the stages downstream of the first (where a stage of the second, which reruns anyway,
-    is listed instead)."""
+    """The stale stages ``dvc repro`` must rerun, with reasons; those ``cnnbench refresh``
+    can record, with their changed files; and the stages downstream of the first."""
     found = status()
     stale = stale_stages(found)
     cosmetic = harmless(found) if stale else {}
@@ -54,18 +47,34 @@ def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     return rerun, cosmetic, also
 
 
+def markdown() -> str:
+    """The gate's verdict as Markdown, for the pull-request comment."""
+    stale, cosmetic, also = check()
+    if not stale and not cosmetic:
+        return "✅ **Results are current:** `dvc.lock` matches the code and params."
+    parts = []
+    if stale:
+        parts.append("⚠️ **Stale results:** these stages would rerun, so the numbers below "
+                     "are not what this code and these params produce. Run `dvc repro` and "
+                     "commit `dvc.lock` and its outputs.\n\n" + report(stale, also))
+    if cosmetic:
+        parts.append(f"⚠️ **{COSMETIC[0].upper()}{COSMETIC[1:]}:** "
+                     + ("these stages need no rerun; " if stale else "the numbers below are "
+                        "what this code and these params produce. ")
+                     + "Run `cnnbench refresh` and commit `dvc.lock`.\n\n"
+                     + report(cosmetic, []))
+    return "\n\n".join(parts)
+
+
 def stale_repeats(params: str | Path = "params.yaml") -> list[str]:
-    """One line per model of ``params`` whose committed seed repeats are not all noise of
-    its main run, saying why and what refreshes them."""
-    models = list((yaml.safe_load(Path(params).read_text()) or {}).get("models") or {})
-    runs = side_runs(None, models, pipeline_paths())
+    """One line per model whose committed seed repeats are not all noise of its main run."""
+    runs = side_runs(None, model_names(None, params), pipeline_paths())
     return ["; ".join(left_out(model, found.left_out)) for model, found in runs.items()
             if found.left_out]
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = runner.parser(__doc__, prog="cnnbench gate")
-    args = parser.parse_args(argv)
+    args = runner.parser(__doc__, prog="cnnbench gate").parse_args(argv)
     for line in stale_repeats(args.params):
         print(f"gate: warning: {line}")
     stale, cosmetic, also = check()
@@ -81,4 +90,3 @@ def main(argv: list[str] | None = None) -> None:
               + (" (no rerun needed for these)" if stale else "") + ". Stages:")
         print(report(cosmetic, []))
     raise SystemExit(1)
-

@@ -1,10 +1,6 @@
-"""The project as DVC and git hold it, read in-process: the review wing's one way to each.
-
-Git through DVC's git layer (``scmrepo``): ``resolve`` a revision or experiment, ``read`` a
-file at a commit or in the working tree (``rev`` None), list ``files``, every ``versions``
-of a file. DVC through ``dvc.repo.Repo``: ``status`` and ``stale_stages``,
-``downstream``, ``params_diff``, ``metrics_diff``, ``plots_diff``, ``experiments``. A DVC
-failure is a one-line error naming the command.
+"""The project as git and DVC hold it, read in-process (``scmrepo``, ``dvc.repo.Repo``):
+the review wing's one way to each, and the pipeline's paths from ``dvc.yaml``'s ``vars``.
+A DVC failure is a one-line error naming the command.
 """
 
 from __future__ import annotations
@@ -16,18 +12,40 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+import yaml
 from tabulate import tabulate
 
 from cnnbench.errors import CnnbenchError
 
 #: What ``dvc status`` says of a file that is not in the workspace or cache: not a change.
 ABSENT = ("deleted", "not in cache")
+#: The vars of ``dvc.yaml`` the commands read results from, and what each names.
+NEEDED = {"metrics": "folder of <model>.json metrics", "logs": "folder of training logs",
+          "data_summary": "the prepare stage's data summary",
+          "reference": "the seed report's numbers", "repeats": "folder of seed repeats",
+          "figures": "folder of figures", "summary": "the Markdown summary",
+          "review": "folder the review is written to"}
+
+
+def pipeline_paths(dvc_yaml: str | os.PathLike = "dvc.yaml") -> dict[str, str]:
+    """The paths in ``dvc_yaml``'s ``vars``, each checked to be there."""
+    try:
+        text = Path(dvc_yaml).read_text()
+    except OSError as err:
+        raise CnnbenchError(f"{dvc_yaml}: cannot read the pipeline ({err.strerror}); run "
+                            "from the project root") from None
+    merged: dict = {}
+    for entry in (yaml.safe_load(text) or {}).get("vars") or []:
+        merged.update(entry if isinstance(entry, dict) else {})
+    if missing := [key for key in NEEDED if not isinstance(merged.get(key), str)]:
+        raise CnnbenchError(f"{dvc_yaml}: vars lacks {', '.join(missing)} "
+                            f"({'; '.join(NEEDED[k] for k in missing)})")
+    return {key: merged[key] for key in NEEDED}
 
 
 @contextmanager
 def dvc(what: str):
-    """The project's ``dvc.repo.Repo``, its progress lines silenced ("Updating lock
-    file"); a DVC error in the block is a one-line error."""
+    """The project's ``dvc.repo.Repo``, its progress lines silenced; errors in one line."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
     from scmrepo.exceptions import SCMError
@@ -58,9 +76,7 @@ def _scm():
 
 
 def resolve(rev: str, what: str = "--base") -> str:
-    """The commit of a git revision, or of a DVC experiment's name; a one-line error naming
-    ``what`` if neither. A value that looks like an option (``--output=...``) is refused
-    here, so it never reaches git or DVC as one."""
+    """The commit of a git revision or DVC experiment; an option-like ``rev`` is refused."""
     from scmrepo.exceptions import RevError
 
     if not rev or rev.startswith("-"):
@@ -69,46 +85,50 @@ def resolve(rev: str, what: str = "--base") -> str:
     try:
         return _scm()[0].resolve_rev(rev)
     except RevError:
-        pass
+        if (found := experiment_revs().get(rev)) is None:
+            raise CnnbenchError(f"{what} {rev!r} is not a commit of this git repository") from None
+        return found
+
+
+def experiment_revs() -> dict[str, str]:
+    """``{name: commit}`` of the experiments derived from HEAD (``dvc exp list``)."""
     with dvc("exp list") as repo:
-        found = {name: sha for exps in repo.experiments.ls().values() for name, sha in exps}
-    if rev not in found:
-        raise CnnbenchError(f"{what} {rev!r} is not a commit of this git repository")
-    return found[rev]
+        return {name: sha for exps in repo.experiments.ls().values() for name, sha in exps}
+
+
+def _tree(rev: str | None):
+    """The filesystem of commit ``rev`` (None: the working tree), and where we are in it."""
+    if rev is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), os.getcwd()
+    git, prefix = _scm()
+    return git.get_fs(rev), prefix
 
 
 def read(rev: str | None, path: str) -> bytes | None:
-    """``path`` (relative to the current directory) at ``rev``, a commit from ``resolve``,
-    or in the working tree (None); None where it is not a file."""
-    if rev is None:
-        try:
-            return Path(path).read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return None
-    git, prefix = _scm()
+    """``path`` at commit ``rev`` (None: the working tree); None where it is not a file."""
+    fs, here = _tree(rev)
     try:
-        return git.get_fs(rev).read_bytes(str(PurePosixPath(prefix, path)))
+        return fs.read_bytes(str(PurePosixPath(here, path)))
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
 
 
+def model_names(rev: str | None, params: str | os.PathLike = "params.yaml") -> list[str]:
+    """The models of ``params`` at commit ``rev`` (None: the working tree)."""
+    return list((yaml.safe_load(read(rev, str(params)) or "{}") or {}).get("models") or {})
+
+
 def files(rev: str | None, folder: str) -> list[str]:
-    """Every file under ``folder`` at ``rev`` (working tree: None), relative to the
-    current directory, sorted."""
-    if rev is None:
-        root = Path(folder)
-        return sorted(str(PurePosixPath(p)) for p in root.rglob("*") if p.is_file()) \
-            if root.is_dir() else []
-    git, prefix = _scm()
-    fs, full = git.get_fs(rev), str(PurePosixPath(prefix, folder))
-    if not fs.isdir(full):
-        return []
-    return sorted(os.path.relpath(p, prefix or ".") for p in fs.find(full))
+    """Every file under ``folder`` at ``rev`` (None: the working tree), sorted."""
+    fs, here = _tree(rev)
+    full = str(PurePosixPath(here, folder))
+    return sorted(os.path.relpath(p, here or ".") for p in fs.find(full)) if fs.isdir(full) else []
 
 
 def versions(path: str) -> Iterator[bytes]:
-    """Each distinct version of ``path`` that git holds: the index's, then those of the
-    commits of every branch, tag and experiment, newest first."""
+    """Each version of ``path`` in git: the index's, then every ref's commits, newest first."""
     import pygit2
 
     git, prefix = _scm()
@@ -139,25 +159,31 @@ def status() -> dict:
         return repo.status()
 
 
-def _reasons(entries: list) -> list[str]:
-    """The changes in one stage's ``dvc status`` entries, absent files left out."""
-    reasons = []
+def changes(entries: list) -> Iterator[tuple[str, str, str]]:
+    """``(kind, path, state)`` of each change in one stage's ``dvc status`` entries; kind is
+    ``dep``, ``out``, ``param`` (path: its key) or '' for a whole-stage line (``state``)."""
     for entry in entries:
         if isinstance(entry, str):  # "changed command", "always changed"
-            reasons.append(entry)
+            yield "", "", entry
             continue
-        for kind, changes in entry.items():
-            for path, state in changes.items():
+        for kind, found in entry.items():
+            for path, state in found.items():
                 if isinstance(state, dict):  # params: {key: modified/new/deleted}
-                    reasons += [f"param {key} {how}" for key, how in state.items()]
-                elif state not in ABSENT:
-                    reasons.append(f"{kind.removeprefix('changed ')[:-1]} {path} {state}")
-    return reasons
+                    yield from (("param", key, how) for key, how in state.items())
+                else:
+                    yield kind.removeprefix("changed ")[:-1], path, state
+
+
+def reason(kind: str, path: str, state: str) -> str:
+    """One change of ``changes`` in words."""
+    return " ".join(part for part in (kind, path, state) if part)
 
 
 def stale_stages(found: dict) -> dict[str, list[str]]:
-    """``{stage: [reason, ...]}`` for the stages of a ``status()`` that changed."""
-    stale = {stage: _reasons(entries) for stage, entries in found.items()}
+    """``{stage: [reason, ...]}`` of the changed stages of a ``status()``; absent files
+    are no change."""
+    stale = {stage: [reason(*c) for c in changes(entries) if c[0] == "param" or c[2] not in ABSENT]
+             for stage, entries in found.items()}
     return {stage: reasons for stage, reasons in stale.items() if reasons}
 
 
@@ -167,12 +193,9 @@ def downstream(stages: list[str]) -> list[str]:
 
     with dvc("dag") as repo:
         graph = repo.index.graph  # edges point from a stage to the stages it depends on
-        names = {stage.addressing: stage for stage in graph}
         order = [s.addressing for s in reversed(list(nx.topological_sort(graph)))]
-        after = set()
-        for name in stages:
-            if name in names:
-                after |= {s.addressing for s in nx.ancestors(graph, names[name])}
+        after = {a.addressing for s in graph if s.addressing in stages
+                 for a in nx.ancestors(graph, s)}
     return [s for s in order if s in after and s not in stages]
 
 

@@ -2,21 +2,18 @@
 
     cnnbench refresh [--dry]
 
-For each stage that ``dvc status`` lists as stale only because Python files it depends on
-changed, each changed file is compared with the version ``dvc.lock`` recorded (found in git
-history by its md5). When the syntax trees are equal once comments, docstrings and
-formatting are set aside (``cnnbench.training.code``), DVC records the files' new md5 and
-size in the stage's lock entry; no stage runs and no output is read. Anything more leaves
-the stage stale, named with the reason. A file whose code mentions ``__doc__`` keeps its
-docstrings as code, and a stage one of whose files reads source text (``READS_SOURCE``,
-except the files of ``REVIEWED``) is refused. ``--dry`` only reports. Exit status 1 when a
-stale stage is left stale. docs/guide/review.md says what this guarantees and what not.
+For each stage stale only because Python files it depends on changed: when each file's
+syntax tree, comments, docstrings and formatting set aside, equals that of the version
+``dvc.lock`` recorded (found in git history by its md5), DVC records the new md5s; nothing
+runs. Anything more leaves the stage stale, with the reason, and exits 1. ``--dry`` only
+reports. docs/guide/review.md says what this guarantees and what not.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+from functools import cache
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +23,16 @@ import yaml
 from cnnbench import runner
 from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
-from cnnbench.review.project import ABSENT, dvc, shallow, stale_stages, status, versions
+from cnnbench.review.project import (ABSENT, changes, dvc, reason, shallow, stale_stages, status,
+                                     versions)
 from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_docstrings,
                                     without_docstrings)
 
 LOCK = Path("dvc.lock")
 #: What the one-line reports call the edits that refresh records.
 EDITS = "comments, docstrings, formatting"
-#: Names whose use reads source text, docstrings or line numbers, so that equal syntax
-#: trees may behave differently: modules, functions and attributes (checked in the code,
-#: not in comments or docstrings).
+#: Names whose use in code reads source text, docstrings or line numbers, so that equal
+#: syntax trees may behave differently.
 READS_SOURCE = frozenset({
     "inspect", "linecache", "tokenize", "ast", "dis", "pydoc", "traceback", "marshal",
     "getsource", "getsourcelines", "getsourcefile", "getfile", "getdoc", "getcomments",
@@ -49,13 +46,12 @@ REVIEWED: dict[str, str] = {
         "the model registry parses model files with ast and reads only their top-level "
         "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
         "line number",
+    "src/cnnbench/models/saving.py":
+        "it names Lambda only as text to find in a load error's message, to say the fix",
     "src/cnnbench/training/code.py":
         "it digests each file's syntax tree as refresh compares it (docstrings kept where "
         "refresh keeps them), so two versions refresh takes as equal digest alike",
 }
-
-
-# --- the syntax trees ---------------------------------------------------------------------
 
 
 def source_reader(tree: ast.Module) -> tuple[int, str] | None:
@@ -63,11 +59,6 @@ def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     found = [(getattr(node, "lineno", 1), min(names(node) & READS_SOURCE))
              for node in ast.walk(tree) if names(node) & READS_SOURCE]
     return min(found) if found else None
-
-
-def _same(a: object, b: object) -> bool:
-    """Equal leaf values of two syntax trees: ``1``, ``1.0`` and ``True`` are not."""
-    return type(a) is type(b) and repr(a) == repr(b)
 
 
 def _first_node(old: object, new: object, line: int) -> int | None:
@@ -90,14 +81,14 @@ def _first_node(old: object, new: object, line: int) -> int | None:
                                      line)) is not None:
                 return found
         return None
-    return None if _same(old, new) else line
+    # leaf values: ``1``, ``1.0`` and ``True`` differ
+    return None if type(old) is type(new) and repr(old) == repr(new) else line
 
 
 def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
                      filename: str = "<source>") -> int | None:
-    """The first line of ``new`` whose code differs from ``old``, or None when both have
-    the same syntax tree without comments and formatting, and without docstrings unless
-    ``docstrings`` (then a changed docstring is a difference)."""
+    """The first line of ``new`` whose code differs from ``old`` (docstrings counting as
+    code only with ``docstrings``); None when none does."""
     trees = [parse(text, filename) for text in (old, new)]
     if not docstrings:
         trees = [without_docstrings(tree) for tree in trees]
@@ -108,29 +99,17 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
     return _first_node(old_tree, new_tree, 1) or 1
 
 
-# --- the recorded versions, from git ------------------------------------------------------
-
-
-def md5(data: bytes) -> str:
-    """The md5 DVC 3 records for a file (``hash: md5``): of its bytes, as they are."""
-    return hashlib.md5(data).hexdigest()
-
-
 def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
-    """The bytes of ``path`` (relative to the current directory) whose md5 is ``digest``,
-    from git history (``project.versions``; ``size``, when given, must match too). A
-    version that no commit holds, as in a shallow clone, is a one-line error naming it."""
+    """The bytes of ``path`` whose md5 (and ``size``) ``dvc.lock`` recorded, from git history;
+    a one-line error when no commit holds them."""
     for data in versions(path):
-        if (size is None or len(data) == size) and md5(data) == digest:
+        if (size is None or len(data) == size) and hashlib.md5(data).hexdigest() == digest:
             return data
     where = ("this clone is shallow: run `git fetch --unshallow`, then try again"
              if shallow() else
              "fetch the branch that recorded it, or run `dvc repro` for its stages")
     raise CnnbenchError(f"{path}: the version dvc.lock recorded (md5 {digest}) is in no "
                         f"commit of this clone's git history; {where}")
-
-
-# --- which stages can be recorded ---------------------------------------------------------
 
 
 @dataclass
@@ -158,8 +137,7 @@ def lock_entries() -> dict:
 
 
 def pipeline() -> dict[str, dict]:
-    """Each stage of ``dvc.yaml`` as ``dvc.lock`` records its shape: command, dependency
-    paths, params per file and output paths."""
+    """Each stage of ``dvc.yaml`` as ``dvc.lock`` records it: cmd, deps, params and outs."""
     from dvc.dependency.param import ParamsDependency
 
     stages = {}
@@ -199,23 +177,11 @@ def _shape(shape: dict | None, entry: dict) -> str:
 def _changes(entries: list) -> Iterator[tuple[str | None, str]]:
     """``(changed Python file, '')`` or ``(None, reason)`` for a stage's ``dvc status``
     entries; absent outputs and absent non-Python dependencies are no change."""
-    for entry in entries:
-        if isinstance(entry, str):  # "changed command", "always changed"
-            yield None, entry
-            continue
-        for kind, changes in entry.items():
-            for path, status in changes.items():
-                if isinstance(status, dict):  # params
-                    for key, how in status.items():
-                        yield None, f"param {key} {how}"
-                elif kind == "changed deps" and path.endswith(".py") and status == "modified":
-                    yield path, ""
-                elif kind == "changed deps" and path.endswith(".py"):
-                    yield None, f"dep {path} {status}"
-                elif status not in ABSENT:
-                    what = "dep" if kind == "changed deps" else "out"
-                    note = ", not Python source" if what == "dep" else ""
-                    yield None, f"{what} {path} {status}{note}"
+    for kind, path, state in changes(entries):
+        if kind == "dep" and path.endswith(".py"):
+            yield (path, "") if state == "modified" else (None, reason(kind, path, state))
+        elif kind in ("", "param") or state not in ABSENT:
+            yield None, reason(kind, path, state) + (", not Python source" * (kind == "dep"))
 
 
 def _line(text: bytes, number: int) -> str:
@@ -277,25 +243,18 @@ def examine(stage: str, entries: list, entry: dict | None, shape: dict | None,
                      if docstrings and first_difference(old, new, False, path) is None else "")
             verdict.why = f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"
             return verdict
-        verdict.updates[path] = (md5(new), len(new))
+        verdict.updates[path] = (hashlib.md5(new).hexdigest(), len(new))
     return verdict
 
 
 def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
-    """A verdict for each stale stage of a ``dvc status --json``, in its order. A recorded
-    version that git history does not hold is an error, or without ``strict`` a reason to
-    leave that stage stale."""
+    """A verdict for each stale stage of a ``status()``; a recorded version git does not hold
+    is an error, or without ``strict`` a reason to leave that stage stale."""
     stale = stale_stages(status)
     if not stale:
         return []
     entries, shapes = lock_entries(), pipeline()
-    found: dict[tuple, bytes] = {}  # one look-up a file version, however many stages share it
-
-    def lookup(path: str, digest: str, size: int | None) -> bytes:
-        if (path, digest) not in found:
-            found[path, digest] = recorded_version(path, digest, size)
-        return found[path, digest]
-
+    lookup = cache(recorded_version)  # one look-up a file version, however many stages share it
     results = []
     for stage in stale:
         try:
@@ -309,16 +268,13 @@ def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
 
 
 def harmless(status: dict) -> dict[str, list[str]]:
-    """``{stage: [changed file, ...]}`` for the stale stages of a ``dvc status --json``
-    that refresh would record (the gate's question); a recorded version that git history
-    does not hold counts as a real change."""
+    """``{stage: [changed file, ...]}`` of the stale stages refresh would record."""
     return {v.stage: v.files for v in verdicts(status, strict=False) if v.harmless}
 
 
 def record(updates: dict[str, dict[str, tuple[str, int]]]) -> None:
-    """Have DVC record the changed files of each stage in ``dvc.lock`` (their md5 and
-    size; every other field as it was), then check that ``dvc status`` no longer lists
-    those stages; otherwise put the old ``dvc.lock`` back and fail."""
+    """Have DVC record each stage's changed files in ``dvc.lock``; if ``dvc status`` still
+    lists those stages, put the old ``dvc.lock`` back and fail."""
     before = LOCK.read_text()
     with dvc("commit") as repo, repo.lock:
         for stage in repo.index.stages:

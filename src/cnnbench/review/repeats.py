@@ -5,13 +5,10 @@
     dvc queue start
     cnnbench repeats seed1 seed2   # or every experiment
 
-For each experiment and model that the experiment retrained with another seed than the
-main run's (and evaluated from that training), writes ``<out>/seed<N>/<model>.json``
-(``<out>``: dvc.yaml's var ``repeats``): its metrics plus ``repeat``, the experiment, the
-seed and what produced the run as its training log records it
-(``cnnbench.report.provenance.run_record``: params and data, code, machine and numerics).
-Anything else is skipped with a line saying why. Which repeats count as noise of a main
-run: ``cnnbench.report.provenance.apart``.
+For each model an experiment retrained with another seed than the main run's (and
+evaluated), writes ``<out>/seed<N>/<model>.json``: its metrics plus ``repeat``, the
+experiment, the seed and what produced the run (``provenance.run_record``). Anything else
+is skipped with a line saying why. docs/guide/review.md says which repeats count as noise.
 """
 
 from __future__ import annotations
@@ -27,8 +24,7 @@ from cnnbench import runner
 from cnnbench.errors import CnnbenchError, DataError
 from cnnbench.files import atomic_path
 from cnnbench.report.provenance import run_record
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import dvc, read, resolve
+from cnnbench.review.project import experiment_revs, pipeline_paths, read, resolve
 
 
 def _read(path: str, rev: str | None, name: str | None, parse):
@@ -43,17 +39,9 @@ def _read(path: str, rev: str | None, name: str | None, parse):
         raise DataError(f"{path} in {where}: cannot read ({err})") from None
 
 
-def experiment_names() -> list[str]:
-    """Names of the experiments derived from HEAD (``dvc exp list --name-only``)."""
-    with dvc("exp list") as repo:
-        listed = repo.experiments.ls()
-    return [name for exps in listed.values() for name, _rev in exps]
-
-
 def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
             paths: dict[str, str], log=print) -> list[Path]:
-    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths.
-    ``paths`` are the pipeline's (``paths.pipeline_paths``)."""
+    """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths."""
     logs, metrics_dir = paths["logs"], paths["metrics"]
     main_seeds = {}
     for model in models:
@@ -111,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     from cnnbench.config import load_params
 
     models = list(load_params(args.params).models)
-    names = args.experiments or experiment_names()
+    names = args.experiments or list(experiment_revs())
     if not names:
         raise CnnbenchError("no experiments to collect: queue some first, e.g. "
                             "`dvc exp run --queue -S train.seed=1 -n seed1 && dvc queue start`")

@@ -5,8 +5,7 @@
 
 ``<out>/review.md``: the comparison of ``cnnbench compare``, the working tree's summary,
 links to its figures and ``dvc metrics diff``; ``<out>/plots/index.html``: ``dvc plots
-diff``, with local copies of vega, vega-lite and vega-embed when ``--vega-dir`` holds them
-(``make vega``), else DVC's CDN scripts.
+diff``, with the Vega scripts of ``--vega-dir`` (``make vega``) or DVC's CDN ones.
 """
 
 from __future__ import annotations
@@ -19,8 +18,7 @@ from pathlib import Path
 from cnnbench import runner
 from cnnbench.files import atomic_path
 from cnnbench.review.compare import add_arguments, from_arguments
-from cnnbench.review.paths import pipeline_paths
-from cnnbench.review.project import metrics_diff, plots_diff, resolve
+from cnnbench.review.project import metrics_diff, pipeline_paths, plots_diff, resolve
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
@@ -40,15 +38,12 @@ PAGE = """<!DOCTYPE html>
 
 
 def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
-    """DVC's page with local copies of the Vega scripts when available (no {scripts} slot,
-    so DVC adds no CDN tags), else with DVC's own CDN scripts."""
+    """DVC's page with local copies of the Vega scripts when there are, else its CDN ones."""
     if vega_dir and all((vega_dir / f).is_file() for f in VEGA_FILES):
         (out / "vendor").mkdir(parents=True, exist_ok=True)
-        tags = []
         for name in VEGA_FILES:
             shutil.copyfile(vega_dir / name, out / "vendor" / name)
-            tags.append(f'  <script src="vendor/{name}"></script>')
-        scripts = "\n".join(tags)
+        scripts = "\n".join(f'  <script src="vendor/{name}"></script>' for name in VEGA_FILES)
     else:
         scripts = "{scripts}"
     return PAGE.format(base=base, scripts=scripts)
@@ -65,8 +60,8 @@ def _demote(markdown: str) -> str:
 def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
            figures: str | os.PathLike, compared: str,
            vega_dir: str | os.PathLike | None = None) -> Path:
-    """Write ``<out>/review.md`` and ``<out>/plots/index.html``; return the Markdown path.
-    ``compared`` is ``cnnbench.review.compare``'s Markdown, whose title is replaced."""
+    """Write ``<out>/review.md`` (with ``compared``, the comparison's Markdown) and
+    ``<out>/plots/index.html``; return the Markdown path."""
     out = Path(out)
     short = resolve(base)[:7]
     compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
@@ -102,12 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = runner.parser(__doc__, params=False, prog="cnnbench review")
     parser.add_argument("--base", default="main", help="git revision to compare against "
                         "(default: %(default)s)")
-    parser.add_argument("--out", default=None, help="folder to write, replaced as a whole "
-                        "(default: dvc.yaml's var `review`)")
-    parser.add_argument("--summary", default=None, help="summary of the working tree to "
-                        "include (default: dvc.yaml's var `summary`)")
-    parser.add_argument("--figures", default=None, help="folder of figures to link "
-                        "(default: dvc.yaml's var `figures`)")
+    for option, key, what in (("--out", "review", "folder to write, replaced as a whole"),
+                              ("--summary", "summary", "summary of the working tree to include"),
+                              ("--figures", "figures", "folder of figures to link")):
+        parser.add_argument(option, default=None, help=f"{what} (default: dvc.yaml's var `{key}`)")
     parser.add_argument("--vega-dir", default=None,
                         help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
                         "for an offline page (default: CDN scripts)")

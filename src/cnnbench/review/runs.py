@@ -1,11 +1,7 @@
 """The runs behind one side of a comparison: each model's main run and its seed repeats.
 
-A side is the working tree (``rev`` None) or a commit (read with
-``cnnbench.review.project.read``; nothing is checked out or pulled). ``side_runs`` gives
-per model the main run (metrics, seed, machine and ``provenance.run_record`` from its
-training log) with the repeats that are its noise (``provenance.apart``) and the reasons of
-the others. ``ModelRuns.values`` gives a metric per seed, as
-``cnnbench.report.noise.compare_runs`` pairs them; ``verdict`` decides one row.
+A side is the working tree (``rev`` None) or a commit, read from git without checkout.
+A model's repeats count as its noise when ``provenance.apart`` finds them like its main run.
 """
 
 from __future__ import annotations
@@ -26,11 +22,12 @@ TIMINGS = ("time.epoch_mean_s", "throughput.infer_img_s", "throughput.train_img_
 
 
 def _parse(data: bytes | None, parse):
+    """``data`` parsed; None when absent or unusable."""
     if data is None:
         return None
     try:
         return parse(data)
-    except (ValueError, yaml.YAMLError):  # a file that is not usable counts as absent
+    except (ValueError, yaml.YAMLError):
         return None
 
 
@@ -45,21 +42,19 @@ def get(record, dotted: str):
 
 @dataclass
 class ModelRuns:
-    """One model's runs on one side (module docstring)."""
+    """One model's main run (metrics, seed, machine, ``provenance.run_record``) on one side,
+    its repeats that are noise, and ``provenance.apart`` of those that are not."""
 
     metrics: dict | None
     seed: object = None
     machine: dict | None = None
-    #: what produced the main run (``provenance.run_record``); None without a log or data
     run: dict | None = None
     repeats: list[dict] = field(default_factory=list)
-    #: ``provenance.apart`` of each repeat under the folder that is no noise of the main run
     left_out: list[tuple[str, str]] = field(default_factory=list)
 
     def values(self, key: str, same_machine: bool = False) -> dict:
-        """seed -> value of the metric ``key`` (dotted), the main run's first, then its
-        repeats'; with ``same_machine``, only repeats trained on the main run's machine.
-        Empty when the main run lacks the metric."""
+        """seed -> value of ``key``, the main run's first; with ``same_machine``, only
+        repeats trained on the main run's machine. Empty when the main run lacks it."""
         main = get(self.metrics, key)
         if not isinstance(main, (int, float)):
             return {}
@@ -75,8 +70,7 @@ class ModelRuns:
 
 def side_runs(rev: str | None, models: list[str], paths: dict[str, str]
               ) -> dict[str, ModelRuns]:
-    """Each model's ``ModelRuns`` at commit ``rev`` (None: the working tree); ``paths`` are
-    the pipeline's (``cnnbench.review.paths.pipeline_paths``)."""
+    """Each model's ``ModelRuns`` at commit ``rev`` (None: the working tree)."""
     summary = _parse(read(rev, paths["data_summary"]), json.loads)
     data = summary.get("data") if isinstance(summary, dict) else None
     listed = files(rev, paths["repeats"])
@@ -95,9 +89,7 @@ def side_runs(rev: str | None, models: list[str], paths: dict[str, str]
                 continue
             record = _parse(read(rev, path), json.loads)
             repeat = record.get("repeat") if isinstance(record, dict) else None
-            if not isinstance(repeat, dict) or "seed" not in repeat:
-                continue
-            if runs.run is None:  # no main run on this side: nothing to judge
+            if not isinstance(repeat, dict) or "seed" not in repeat or runs.run is None:
                 continue
             if why := apart(runs.run, repeat):
                 runs.left_out.append(why)
@@ -109,12 +101,8 @@ def side_runs(rev: str | None, models: list[str], paths: dict[str, str]
 
 
 def verdict(base: ModelRuns, new: ModelRuns, key: str) -> Verdict | None:
-    """Whether ``key`` moved beyond run-to-run noise from ``base`` to ``new``, the headline
-    the main runs' difference; None when either main run lacks the metric.
-
-    Timings (``TIMINGS``) count only runs of the main runs' machine, and only when both
-    sides trained there and both have repeats there (a time depends on the machine's load
-    as much as on the seed); otherwise the verdict is 'unknown'."""
+    """Whether ``key`` moved beyond run-to-run noise from ``base`` to ``new``; None when
+    either main run lacks it. Timings judge only runs of one machine with repeats there."""
     old_value, new_value = get(base.metrics, key), get(new.metrics, key)
     if not all(isinstance(v, (int, float)) for v in (old_value, new_value)):
         return None
