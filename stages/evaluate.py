@@ -17,10 +17,7 @@ from cnnbench import runner
 
 def main(argv=None):
     parser = runner.parser(__doc__)
-    parser.add_argument("model", help="entry of models in the params, e.g. resnet18")
-    parser.add_argument("--model", dest="model_file", required=True,
-                        help=".keras file written by the train stage")
-    parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
+    runner.add_model_arguments(parser)
     parser.add_argument("--train-log", required=True,
                         help="metrics.json summary that the train stage's DVCLive wrote")
     parser.add_argument("--metrics", required=True, help="metrics JSON file to write")

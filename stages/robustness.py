@@ -16,10 +16,7 @@ from cnnbench import runner
 
 def main(argv=None):
     parser = runner.parser(__doc__)
-    parser.add_argument("model", help="entry of models in the params, e.g. resnet18")
-    parser.add_argument("--model", dest="model_file", required=True,
-                        help=".keras file written by the train stage")
-    parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
+    runner.add_model_arguments(parser)
     parser.add_argument("--corrupted", required=True,
                         help=".npz written by the corrupt stage")
     parser.add_argument("--out", required=True, help="JSON of the scores to write")

@@ -148,6 +148,15 @@ def parser(doc: str | None, params: bool = True, **kwargs) -> argparse.ArgumentP
     return result
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line arguments of the stages that score one trained model (evaluate,
+    robustness)."""
+    parser.add_argument("model", help="entry of models in the params, e.g. resnet18")
+    parser.add_argument("--model", dest="model_file", required=True,
+                        help=".keras file written by the train stage")
+    parser.add_argument("--data", required=True, help=".npz written by the prepare stage")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line arguments of the stages that read a whole run (plot, summarise)."""
     parser.add_argument("--metrics-dir", required=True, help="folder of <model>.json metrics")
