@@ -17,10 +17,11 @@ import pandas as pd
 import pytest
 import yaml
 from archives import make_image_folder
-from helpers import (ROOT, add_model_line, add_network, commit, make_project, net, ran_stages, run,
-                     tiny_project)
+from helpers import (ROOT, SEED_REFERENCE, add_model_line, add_network, commit, make_project,
+                     net, ran_stages, run, tiny_project)
 
 GUIDE = ROOT / "docs" / "guide" / "your-own-network.md"
+SEED = SEED_REFERENCE["lenet5"]
 ONLY_MYNET = {"train@mynet", "robustness@mynet", "evaluate@mynet", "plot", "summarise"}
 
 
@@ -105,9 +106,9 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
     params = repo / "params.yaml"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(repo) == {"train@mynet", "evaluate@mynet"}  # both import it
-        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == {"train@mynet",
-                                                                   "evaluate@mynet"}
+        touched = {"train@mynet", "robustness@mynet", "evaluate@mynet"}  # each imports it
+        assert _pending(repo) == touched
+        assert ran_stages(_dvc(repo, "repro", "--dry").stdout) == touched
         run(["git", "checkout", "--", "src"], repo)
         params.write_text(params.read_text().replace(own["line"], ""))
         assert _pending(repo) == {"plot", "summarise"}
@@ -118,9 +119,9 @@ def test_editing_or_removing_the_network_touches_only_its_stages(own):
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory) -> Path:
-    """resnet18 and a second entry of its network (batch 16) trained in one run."""
+    """lenet5 and a second entry of its network (batch 16) trained in one run."""
     repo = tiny_project(tmp_path_factory.mktemp("variant"), 3, 2, models={
-        "resnet18": net("resnet18"), "resnet18_b16": net("resnet18", batch_size=16)})
+        "lenet5": net("lenet5"), "lenet5_b16": net("lenet5", batch_size=16)})
     _dvc(repo, "repro")
     return repo
 
@@ -128,23 +129,24 @@ def variant(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_a_variant_trains_beside_its_network_and_both_are_summarised(variant):
     table = pd.read_csv(variant / "reports/summary.csv", index_col="model")
-    assert list(table.index) == ["resnet18", "resnet18_b16"]
-    assert table.loc["resnet18", "seed.test.accuracy"] == 0.8026
-    assert pd.isna(table.loc["resnet18_b16", "seed.test.accuracy"])
-    assert table.loc["resnet18", "flops.macs"] == table.loc["resnet18_b16", "flops.macs"] > 0
-    logged = yaml.safe_load((variant / "plots/train/resnet18_b16/params.yaml").read_text())
+    assert list(table.index) == ["lenet5", "lenet5_b16"]
+    assert table.loc["lenet5", "seed.test.accuracy"] == SEED["test"]["accuracy"]
+    assert pd.isna(table.loc["lenet5_b16", "seed.test.accuracy"])
+    assert table.loc["lenet5", "flops.macs"] == table.loc["lenet5_b16", "flops.macs"] > 0
+    logged = yaml.safe_load((variant / "plots/train/lenet5_b16/params.yaml").read_text())
     assert (logged["batch_size"], logged["architecture"]) == (
-        16, "src/cnnbench/models/resnet18.py")
-    assert "| resnet18_b16 |" in (variant / "reports/summary.md").read_text()
+        16, "src/cnnbench/models/lenet5.py")
+    assert "| lenet5_b16 |" in (variant / "reports/summary.md").read_text()
 
 
 @pytest.mark.slow
 def test_editing_a_shared_network_reruns_every_entry_built_from_it(variant):
-    module = variant / "src/cnnbench/models/resnet18.py"
+    module = variant / "src/cnnbench/models/lenet5.py"
     try:
         module.write_text(module.read_text() + "\n# edited\n")
-        assert _pending(variant) == {f"{stage}@{entry}" for stage in ("train", "evaluate")
-                                     for entry in ("resnet18", "resnet18_b16")}
+        assert _pending(variant) == {f"{stage}@{entry}"
+                                     for stage in ("train", "robustness", "evaluate")
+                                     for entry in ("lenet5", "lenet5_b16")}
     finally:
         run(["git", "checkout", "--", "src"], variant)
 

@@ -409,8 +409,8 @@ def _stages() -> dict:
 
 def test_each_stage_depends_on_exactly_the_source_files_it_imports():
     """dvc.yaml's code deps equal the import closure of each stage script but the stage
-    wrapper (plus, for train and evaluate, the network's own file, which the registry
-    imports lazily),
+    wrapper (plus, for train, evaluate and robustness, the network's own file, which the
+    registry imports lazily),
     so only what shapes a stage's outputs reruns it. Foreach stages are checked for every
     model of the package and for a network file outside it."""
     for name, stage in _stages().items():
@@ -423,7 +423,8 @@ def test_each_stage_depends_on_exactly_the_source_files_it_imports():
                     for d in body["deps"]}
             declared = {ROOT / d for d in deps if d.endswith(".py")}
             script = ROOT / "stages" / f"{name}.py"
-            network = ROOT / architecture if name in ("train", "evaluate") else None
+            network = (ROOT / architecture if name in ("train", "evaluate", "robustness")
+                       else None)
             roots = {script}
             if network:  # the network, and the blocks the package's networks share
                 roots |= {p for p in (network, ROOT / "src/cnnbench/models/blocks.py")

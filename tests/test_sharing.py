@@ -36,7 +36,8 @@ S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
           "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
 BUCKET = "cnnbench"
 # Outputs in the DVC cache (the rest are committed to git with `cache: false`).
-CACHED = ["data/raw", "data/prepared/cifar10.npz", "models/lenet5.keras"]
+CACHED = ["data/raw", "data/prepared/cifar10.npz", "models/lenet5.keras",
+          "data/corrupted/cifar10-c.npz"]
 QUEUE_TIMEOUT_S = 600
 
 

@@ -241,7 +241,7 @@ def plot_corruption_heatmap(metrics: pd.DataFrame, subtitle: str) -> plt.Figure:
     table = corruption_table(metrics)
     clean = metrics["robustness.clean_accuracy"].astype("float64").to_frame("clean").T
     table = pd.concat([clean, table])
-    fig, ax = _figure(subtitle, figsize=(max(COMPARISON_SIZE[0], 1.6 + 0.7 * len(metrics)), 4.6))
+    fig, ax = _figure(subtitle, figsize=(COMPARISON_SIZE[0], 4.6))  # within the page width
     image = ax.imshow(table.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for (row, col), value in np.ndenumerate(table.to_numpy()):
         ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=5.5,
