@@ -296,3 +296,15 @@ def console_errors(result: subprocess.CompletedProcess) -> list[str]:
     """The lines of a ``chromium`` run in which the page's console reports an error."""
     return [line for line in result.stderr.splitlines() if ":CONSOLE" in line
             and re.search(r"Uncaught|Error|Failed to load|ERR_", line)]
+
+
+def change_cell(text: str, model_name: str | None, metric: str) -> str:
+    """The change cell of a model's metric row in `cnnbench compare`'s table."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| ")]
+    current = None
+    for cells in rows:
+        current = cells[0] or current
+        if current == model_name and cells[1] == metric:
+            return cells[4]
+    raise AssertionError(f"no row {model_name} {metric} in\n{text}")

@@ -53,21 +53,21 @@ def test_durations_read_as_hours_minutes_or_seconds():
 def test_estimate_times_each_model_of_the_params_and_writes_json(tmp_path):
     params = write_params(tmp_path / "params.yaml", data__train_limit=640,
                           data__test_limit=100, train__batch_size=16,
-                          models={"lenet5": net("lenet5", epochs=3), "inception10": net("inception10")})
+                          models={"lenet5": net("lenet5", epochs=3), "alexnet8": net("alexnet8")})
     out = tmp_path / "estimate.json"
     result = cnnbench("estimate", "--params", str(params), "--steps", "2", "--repeats", "2",
                       "--warmup-steps", "1", "--json", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    lenet5, inception10 = report["models"]
+    lenet5, alexnet8 = report["models"]
     assert (lenet5["model"], lenet5["epochs"], lenet5["batch_size"]) == ("lenet5", 3, 16)
-    assert (inception10["model"], inception10["epochs"]) == ("inception10", 5)
+    assert (alexnet8["model"], alexnet8["epochs"]) == ("alexnet8", 5)
     for row in report["models"]:
         assert (row["train_images"], row["test_images"], row["steps_per_epoch"]) == (640, 100, 40)
         assert row["train_stage_s"] > report["startup_s"] > 0
         assert row["total_s"] == row["train_stage_s"] + row["evaluate_stage_s"]
-    assert report["total_s"] == round(lenet5["total_s"] + inception10["total_s"], 1)
-    assert "inception10" in result.stdout and "dvc repro" in result.stdout
+    assert report["total_s"] == round(lenet5["total_s"] + alexnet8["total_s"], 1)
+    assert "alexnet8" in result.stdout and "dvc repro" in result.stdout
 
 
 def test_estimate_names_a_model_missing_from_the_params(tmp_path):

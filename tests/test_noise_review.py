@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from helpers import DEFAULT_PARAMS, ROOT, commit, run, write_record
+from helpers import DEFAULT_PARAMS, ROOT, change_cell, commit, run, write_record
 
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import protocol_digest
@@ -98,18 +98,6 @@ def _compare(repo: Path) -> str:
     return run([sys.executable, "-m", "cnnbench", "compare", "--base", "HEAD~1"], repo).stdout
 
 
-def _cell(text: str, model_name: str | None, metric: str) -> str:
-    """The change cell of a model's metric row (``model_name`` None: the row below)."""
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
-            if line.startswith("| ")]
-    current = None
-    for cells in rows:
-        current = cells[0] or current
-        if current == model_name and cells[1] == metric:
-            return cells[4]
-    raise AssertionError(f"no row {model_name} {metric} in\n{text}")
-
-
 def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_path):
     repo = _project(tmp_path / "repo")
     moved = {m: {0: BASE[m][0] + MOVE[m]} for m in MODELS}
@@ -123,14 +111,14 @@ def test_a_pr_without_its_own_repeats_is_judged_against_the_bases_interval(tmp_p
     resnet = compare_runs(BASE["resnet18"], moved["resnet18"][0],
                           base_value=BASE["resnet18"][0], new_value=moved["resnet18"][0])
     assert resnet.kind == "interval" and resnet.beyond is False
-    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    assert change_cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
     vgg = compare_runs(BASE["vgg16"], moved["vgg16"][0], base_value=BASE["vgg16"][0],
                        new_value=moved["vgg16"][0])
     assert vgg.kind == "interval" and vgg.beyond
-    assert _cell(text, "VGG16", "test accuracy") == format_change(0.25, vgg)
-    assert _cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±0.0")
+    assert change_cell(text, "VGG16", "test accuracy") == format_change(0.25, vgg)
+    assert change_cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±0.0")
     # seconds per epoch: the base has repeats on this machine, the pull request none
-    assert _cell(text, "VGG16", "seconds per epoch") == "="
+    assert change_cell(text, "VGG16", "seconds per epoch") == "="
     # the pull request's repeats are of 5 epochs, its main runs of 6: not its noise
     for name in ("ResNet18", "VGG16"):
         assert (f"- Not counted (pull request): 2 repeats of {name} ran other params or data; "
@@ -154,13 +142,13 @@ def test_a_pr_with_its_own_repeats_of_the_same_seeds_is_paired(tmp_path):
         expected = compare_runs(BASE[model], moved[model], base_value=BASE[model][0],
                                 new_value=moved[model][0])
         assert expected.kind == "paired"
-        assert _cell(text, name, "test accuracy") == format_change(
+        assert change_cell(text, name, "test accuracy") == format_change(
             moved[model][0] - BASE[model][0], expected)
-    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    assert change_cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
     assert "- VGG16 test accuracy: paired over 3 seeds" in text
     assert "Not counted" not in text
     # both sides repeated on one machine: seconds per epoch get a verdict too (+0 each seed)
-    assert _cell(text, "VGG16", "seconds per epoch") == "~ +0.0"
+    assert change_cell(text, "VGG16", "seconds per epoch") == "~ +0.0"
 
 
 def test_without_repeats_the_noise_is_unknown_and_nothing_is_guessed(tmp_path):
@@ -170,8 +158,8 @@ def test_without_repeats_the_noise_is_unknown_and_nothing_is_guessed(tmp_path):
     text = _compare(repo)
     assert text.splitlines()[2] == ("No repeats: noise unknown, so no change can be told "
                                     "from run-to-run noise.")
-    assert _cell(text, "ResNet18", "test accuracy") == "+0.0020"
-    assert _cell(text, "VGG16", "test accuracy") == "+0.2500"
+    assert change_cell(text, "ResNet18", "test accuracy") == "+0.0020"
+    assert change_cell(text, "VGG16", "test accuracy") == "+0.2500"
     assert "~" not in text.split("### Results")[1].split("### Params")[0].split("\n\n")[1]
     assert "<details>" not in text and "seeds per side" not in text
 
@@ -293,8 +281,8 @@ def test_a_changed_network_is_beyond_noise_and_its_old_repeats_are_named(tmp_pat
     assert after["resnet18"] == before["resnet18"]
     lines = text.splitlines()
     assert lines[2] == "1 change beyond run-to-run noise: VGG16 test accuracy +0.250."
-    assert _cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±")
-    assert _cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
+    assert change_cell(text, "VGG16", "test accuracy").startswith("+0.2500 (noise ±")
+    assert change_cell(text, "ResNet18", "test accuracy") == "~ +0.0020"
     assert "- ResNet18 test accuracy: paired over 3 seeds" in text
     assert ("- Not counted (pull request): 2 repeats of VGG16 predate "
             f"`{VGG16}`; run `cnnbench repeats` with experiments of the current code.") in text

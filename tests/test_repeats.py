@@ -2,22 +2,26 @@
 
 A unit test of the averaging on hand-written files, then the whole path on a tiny
 project: `dvc repro`, two `dvc exp run --temp` experiments (another seed, and another seed
-*and* another epoch count), `cnnbench repeats`, and the summarise stage's table.
+*and* another epoch count), `cnnbench repeats`, the summarise stage's table, and the review's
+common case: a network's code changed and its seed 0 rerun (the gate and `cnnbench compare`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from helpers import environment, ran_stages, run, run_lenet5_project, write_record
+from helpers import (add_network, change_cell, commit, environment, ran_stages, run,
+                     run_lenet5_project, write_record)
 
 from cnnbench.report.provenance import protocol_digest
 from cnnbench.report.results import load_repeats, main_runs
@@ -351,25 +355,62 @@ def test_collect_skips_a_model_without_a_main_run(project):
     assert "vgg16: no main run in the workspace to repeat; skipped" in lines
 
 
+def _set_accuracy(repo: Path, accuracy: dict[str, float]) -> None:
+    """Write test accuracies into metrics files (``{path: value}``) and record them as the
+    evaluate stages' outputs (``dvc commit``), so that the results stay current."""
+    for path, value in accuracy.items():
+        record = json.loads((repo / path).read_text())
+        record["test"]["accuracy"] = value
+        write_record(repo / path, record)
+    run(["dvc", "commit", "-f", "-q", "evaluate@lenet5", "evaluate@subnet"], repo)
+
+
 @pytest.mark.slow
-def test_the_gate_warns_of_repeats_that_a_code_change_left_stale(project, tmp_path):
-    """Collect seed 1, commit, change LeNet5's network and rerun seed 0: the gate passes
-    (results current) and says, in one line, that the repeat predates the network."""
-    repo = tmp_path / "repo"
-    shutil.copytree(project[0], repo, symlinks=True)
+def test_a_changed_network_is_beyond_noise_and_the_gate_warns_of_its_stale_repeats(
+        project, tmp_path):
+    """The review's common case on the tiny pipeline: LeNet5 and SubNet (a user's network)
+    each with a seed-1 repeat, committed; LeNet5's network changed and its seed 0 rerun with
+    `dvc repro`. The gate passes and warns, in one line, that LeNet5's repeat predates the
+    network; `cnnbench compare` names LeNet5's change beyond noise and SubNet's within it.
+    The test accuracies are set to the review scenario's (LeNet5 +0.25, SubNet +0.002, runs
+    of one seed 0.006 apart), so that the verdicts do not hang on a tiny data set's noise;
+    what produced each run (code, numerics, params, data) is the pipeline's own record."""
+    repo = Path(shutil.copytree(project[0], tmp_path / "repo", symlinks=True))
     shutil.rmtree(repo / "metrics/repeats", ignore_errors=True)  # another test's
-    run([sys.executable, "-m", "cnnbench", "repeats", "--out", "metrics/repeats", "seed1"], repo)
-    run(["dvc", "repro"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-qm", "seed 1"], repo)
+    collect = [sys.executable, "-m", "cnnbench", "repeats", "--out", "metrics/repeats"]
+    run([*collect, "seed1"], repo)  # an experiment of HEAD, the commit before subnet
+    add_network(repo, "subnet")
+    run(["dvc", "repro", "-q"], repo)
+    commit(repo, "subnet")
+    run(["dvc", "exp", "run", "--temp", "-n", "subnet1", "-S", "train.seed=1",
+         "evaluate@subnet"], repo)
+    run([*collect, "subnet1"], repo)
+    _set_accuracy(repo, {"metrics/lenet5.json": 0.7163, "metrics/subnet.json": 0.9000,
+                         "metrics/repeats/seed1/lenet5.json": 0.7100,
+                         "metrics/repeats/seed1/subnet.json": 0.8950})
+    run(["dvc", "repro", "-q"], repo)  # their summary
+    commit(repo, "subnet; seed 1")
     current = run([sys.executable, "-m", "cnnbench", "gate"], repo).stdout
-    assert "warning" not in current  # the repeat is of the main run's code
+    assert "warning" not in current  # each repeat is of its main run's code
     network = repo / "src/cnnbench/models/lenet5.py"
     network.write_text(network.read_text().replace("((6, 5), (16, 5))", "((6, 5), (12, 5))"))
-    run(["dvc", "repro"], repo)
+    run(["dvc", "repro", "-q"], repo)
     result = run([sys.executable, "-m", "cnnbench", "gate"], repo, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [line for line in result.stdout.splitlines() if "warning" in line] == [
         "gate: warning: 1 repeat of LeNet5 predates `src/cnnbench/models/lenet5.py`; run "
         "`cnnbench repeats` with experiments of the current code"]
     assert "left out: 1 repeat of LeNet5 predates" in (repo / "reports/summary.md").read_text()
+
+    _set_accuracy(repo, {"metrics/lenet5.json": 0.9663, "metrics/subnet.json": 0.9020})
+    commit(repo, "lenet5: narrower second convolution, seed 0 rerun")
+    text = run([sys.executable, "-m", "cnnbench", "compare", "--base", "HEAD~1"], repo).stdout
+    headline = text.splitlines()[2]
+    assert re.match(r"\d+ changes? beyond run-to-run noise: ", headline), headline
+    assert "LeNet5 test accuracy +0.250" in headline and "subnet" not in headline
+    assert change_cell(text, "LeNet5", "test accuracy").startswith("+0.2500 (noise ±")
+    assert change_cell(text, "subnet", "test accuracy") == "~ +0.0020"
+    assert "- subnet test accuracy: paired over 2 seeds" in text
+    assert ("- Not counted (pull request): 1 repeat of LeNet5 predates "
+            "`src/cnnbench/models/lenet5.py`; run `cnnbench repeats` with experiments of the "
+            "current code.") in text

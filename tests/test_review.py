@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+import shutil
 import sys
 from pathlib import Path
 
@@ -242,11 +243,12 @@ def test_five_models_of_experiments_fit_in_120_columns():
 
 
 @pytest.mark.slow
-def test_experiments_command_on_two_real_experiments(clone):
+def test_experiments_command_on_two_real_experiments(project, tmp_path):
+    repo = Path(shutil.copytree(project, tmp_path / "repo", symlinks=True))  # its DVC cache too
     for name, value in (("lr2", "0.002"), ("b16", "16")):
         key = "train.learning_rate" if name == "lr2" else "train.batch_size"
-        run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"{key}={value}"], clone)
-    text = run([sys.executable, "-m", "cnnbench", "experiments"], clone).stdout
+        run(["dvc", "exp", "run", "-q", "-n", name, "-S", f"{key}={value}"], repo)
+    text = run([sys.executable, "-m", "cnnbench", "experiments"], repo).stdout
     assert max(map(len, text.splitlines())) <= 120, text
     assert {"└ lr2", "└ b16"} <= {line[:5] for line in text.splitlines()}
     lr2 = next(line for line in text.splitlines() if line.startswith("└ lr2"))
