@@ -296,7 +296,7 @@ def test_the_comment_names_refresh_for_a_stage_stale_only_by_cosmetic_edits(monk
     monkeypatch.setattr(gate, "check", lambda: ({}, cosmetic, []))
     text = gate.markdown()
     assert text.startswith("⚠️ **Stale only by edits that cannot change any output (comments, "
-                           "docstrings, formatting):** the numbers below are what this code")
+                           "docstrings, formatting):** the committed results are what this code")
     assert "Run `cnnbench refresh` and commit `dvc.lock`." in text
     assert text.endswith("- `train@lenet5`: src/cnnbench/training/train.py")
     monkeypatch.setattr(gate, "check", lambda: ({"prepare": ["dep x.py modified"]}, cosmetic, []))
@@ -352,7 +352,8 @@ def test_a_comment_and_a_reworded_docstring_are_recorded_without_rerunning(repo)
     assert gate_run.returncode == 1
     assert gate_run.stdout.splitlines() == [
         "gate: stale only by edits that cannot change any output (comments, docstrings, "
-        "formatting): run `cnnbench refresh` and commit dvc.lock. Stages:",
+        "formatting): the committed results are what this code and these params produce. "
+        "Run `cnnbench refresh` and commit `dvc.lock`.",
         f"- `train@lenet5`: {TRAIN}"]
 
     dry = cnnbench(repo, "refresh", "--dry")
@@ -413,7 +414,7 @@ def test_a_change_of_the_code_or_params_is_refused_and_the_gate_names_the_stage(
     assert (repo / "dvc.lock").read_text() == lock
     gate_run = cnnbench(repo, "gate")
     assert gate_run.returncode == 1
-    assert gate_run.stdout.startswith("gate: the committed results do not match")
+    assert gate_run.stdout.startswith("gate: stale results: these stages would rerun")
     assert any(line.startswith(f"- `{stage}`: ") for line in gate_run.stdout.splitlines())
     assert "cnnbench refresh" not in gate_run.stdout
 

@@ -30,8 +30,6 @@ from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_
                                     without_docstrings)
 
 LOCK = Path("dvc.lock")
-#: What the one-line reports call the edits that refresh records.
-EDITS = "comments, docstrings, formatting"
 #: Names whose use in code reads source text, docstrings or line numbers, so that equal
 #: syntax trees may behave differently.
 READS_SOURCE = frozenset({
@@ -259,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         record({v.stage: v.files for v in good})
     for verdict in good:
         print(f"refresh: {'would record' if args.dry else 'recorded'} {verdict.stage} "
-              f"({EDITS} only): {', '.join(verdict.files)}")
+              f"(comments, docstrings, formatting only): {', '.join(verdict.files)}")
     left = [v for v in results if not v.harmless]
     for verdict in left:
         print(f"refresh: left {verdict.stage} stale: {verdict.why}")
