@@ -19,7 +19,7 @@ from cnnbench import runner
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import left_out
-from cnnbench.review.project import experiments, model_names, pipeline_paths
+from cnnbench.review.project import dvc, model_names, pipeline_paths
 from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
 
 WIDTH = 120
@@ -137,7 +137,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="key of the models' metrics to show (default: %(default)s)")
     args = parser.parse_args(argv)
     models = model_names(None, args.params)
-    shown, paths = experiments(), pipeline_paths()
+    with dvc("exp show") as repo:  # as `dvc exp show --json`
+        shown = json.loads(json.dumps([e.dumpd() for e in repo.experiments.show()], default=str))
+    paths = pipeline_paths()
     rev = first_revision(shown)
     noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None
     print(table(shown, models, args.metric, paths["metrics"], noise=noise))
