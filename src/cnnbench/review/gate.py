@@ -16,7 +16,7 @@ from cnnbench import runner
 from cnnbench.report.provenance import left_out
 from cnnbench.review.project import (downstream, model_names, pipeline_paths, stale_stages,
                                      status)
-from cnnbench.review.refresh import harmless
+from cnnbench.review.refresh import verdicts
 from cnnbench.review.runs import side_runs
 
 SHOWN = 4  # reasons listed per stage; the rest are counted
@@ -37,7 +37,7 @@ def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     can record, with their changed files; and the stages downstream of the first."""
     found = status()
     stale = stale_stages(found)
-    cosmetic = harmless(found) if stale else {}
+    cosmetic = {v.stage: v.files for v in verdicts(found, strict=False) if v.harmless}
     rerun = {stage: reasons for stage, reasons in stale.items() if stage not in cosmetic}
     also = downstream(list(rerun)) if rerun else []
     cosmetic = {stage: files for stage, files in cosmetic.items() if stage not in also}

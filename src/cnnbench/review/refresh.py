@@ -219,11 +219,6 @@ def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
     return results
 
 
-def harmless(status: dict) -> dict[str, list[str]]:
-    """``{stage: [changed file, ...]}`` of the stale stages refresh would record."""
-    return {v.stage: v.files for v in verdicts(status, strict=False) if v.harmless}
-
-
 def record(updates: dict[str, list[str]]) -> None:
     """Have DVC record each stage's changed files in ``dvc.lock``; if ``dvc status`` still
     lists those stages, put the old ``dvc.lock`` back and fail."""

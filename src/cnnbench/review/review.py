@@ -52,10 +52,8 @@ def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
 
 def _demote(markdown: str) -> str:
     """Headings of an included document one level down, its title dropped."""
-    lines = markdown.splitlines()
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    return "\n".join(re.sub(r"^(#+) ", r"#\1 ", line) for line in lines).strip()
+    untitled = re.sub(r"\A# .*\n?", "", markdown)
+    return re.sub(r"^(#+) ", r"#\1 ", untitled, flags=re.MULTILINE).strip()
 
 
 def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
@@ -87,12 +85,10 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
             render_html(renderers=[r.renderer for r in found],
                         output_file=tmp / "plots" / "index.html", html_template=str(template))
         template.unlink()
-        summary_path = Path(summary)
-        summary_md = (_demote(summary_path.read_text()) if summary_path.is_file()
+        summary_md = (_demote(Path(summary).read_text()) if Path(summary).is_file()
                       else f"No summary at `{summary}`: run `dvc repro` first.")
-        figure_dir = Path(figures)
         links = [f"- [{p.stem.replace('_', ' ')}]({os.path.relpath(p, out)})"
-                 for p in sorted(figure_dir.glob("*.png"))] or [f"No figures in `{figures}`."]
+                 for p in sorted(Path(figures).glob("*.png"))] or [f"No figures in `{figures}`."]
         text = "\n".join([
             f"# cnnbench review: working tree against `{base}` ({short})", "",
             compared, "",
