@@ -60,28 +60,20 @@ def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-def _first_node(old: object, new: object, line: int) -> int | None:
-    """The line (in ``new``) of the first node pair that differs, walking both in order."""
-    if isinstance(old, list) and isinstance(new, list):
-        for a, b in zip(old, new):
-            if (found := _first_node(a, b, line)) is not None:
-                return found
-        if len(new) > len(old):  # an added node
-            return getattr(new[len(old)], "lineno", line)
-        if len(old) > len(new):  # a removed one: the line after what is left
-            return getattr(new[-1], "end_lineno", line) if new else line
-        return None
-    if isinstance(old, ast.AST) and isinstance(new, ast.AST):
-        line = getattr(new, "lineno", line)
-        if type(old) is not type(new):
-            return line
-        for name in new._fields:
-            if (found := _first_node(getattr(old, name, None), getattr(new, name, None),
-                                     line)) is not None:
-                return found
-        return None
-    # leaf values: ``1``, ``1.0`` and ``True`` differ
-    return None if type(old) is type(new) and repr(old) == repr(new) else line
+def _nodes(node: object, line: int) -> Iterator[tuple[int, object]]:
+    """A syntax tree in order: each node's type, each leaf's type and value, each list's
+    end, with the line it is on (a list's end: the line its last item ends on)."""
+    if isinstance(node, ast.AST):
+        line = getattr(node, "lineno", line)
+        yield line, type(node)
+        for name in node._fields:
+            yield from _nodes(getattr(node, name, None), line)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item, line)
+        yield getattr(node[-1], "end_lineno", line) if node else line, "end of list"
+    else:  # leaf values: ``1``, ``1.0`` and ``True`` differ
+        yield line, (type(node), repr(node))
 
 
 def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
@@ -91,7 +83,8 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
     trees = [parse(text, filename) for text in (old, new)]
     if not docstrings:
         trees = [without_docstrings(tree) for tree in trees]
-    return _first_node(*trees, 1)
+    return next((line for (_, a), (line, b) in zip(*(_nodes(tree, 1) for tree in trees))
+                 if a != b), None)
 
 
 def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
