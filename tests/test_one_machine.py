@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from cnnbench.review.compare import metrics_table
+from cnnbench.review.runs import ModelRuns
 from cnnbench.report.summary import _epoch_tables
 
 CPU = {"accelerator": "cpu", "cpu": "AMD EPYC", "cores": 2, "keras": "3", "backend": "tf"}
@@ -30,11 +31,12 @@ def test_table_3_has_one_table_per_machine_and_the_seed_time_beside_cpu_runs_onl
 
 
 def test_seconds_per_epoch_of_two_machines_get_no_change_and_no_seed_beside_a_gpu():
-    base = {"lenet5": {"time": {"epoch_mean_s": 30.0}}}
-    head = {"lenet5": {"time": {"epoch_mean_s": 5.0}}}
-    moved = metrics_table(["lenet5"], base, head, REFERENCE, {"lenet5": (CPU, GPU)})
+    base = {"lenet5": ModelRuns({"time": {"epoch_mean_s": 30.0}}, machine=CPU)}
+    head = {"lenet5": ModelRuns({"time": {"epoch_mean_s": 5.0}}, machine=GPU)}
+    moved = metrics_table(["lenet5"], base, head, REFERENCE)
     row = next(line for line in moved.splitlines() if "seconds per epoch" in line)
     assert "other machine" in row and "-25.0" not in row and "14.0" not in row
-    same = metrics_table(["lenet5"], base, head, REFERENCE, {"lenet5": (CPU, CPU)})
+    head["lenet5"].machine = CPU
+    same = metrics_table(["lenet5"], base, head, REFERENCE)
     row = next(line for line in same.splitlines() if "seconds per epoch" in line)
     assert "-25.0" in row and "14.0" in row

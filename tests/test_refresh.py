@@ -2,7 +2,7 @@
 
 Fast: the syntax-tree comparison on strings (comments, docstrings and formatting set
 aside; the first line that differs otherwise), what counts as reading source text, the
-per-stage verdict on hand-made `dvc status` entries, the splice into dvc.lock, and the
+per-stage verdict on hand-made `dvc status` entries and dvc.lock entries, and the
 look-up of a recorded version in a tiny git repository (several commits back; a shallow
 clone). Slow: one project (lenet5 alone, 1 epoch, a tiny archive) run once, copied for
 each case: a stage-wrapper edit leaves every stage current; a comment and a reworded
@@ -172,68 +172,65 @@ def test_the_registry_reads_no_docstring_comment_or_line_number(tmp_path):
 # --- the verdict on a stage ---------------------------------------------------------------
 
 
-def _stage(files: dict[str, tuple[str, str]], **extra) -> tuple[dict, dict, dict]:
-    """A stage's dvc.lock entry and dvc.yaml shape, and the files' (old, new) bytes."""
+def _examine(files: dict[str, tuple[str, str]], entries: list | None = None):
+    """The verdict on a stage of ``files`` ({path: (old, new) text}) and one output, where
+    ``dvc status`` lists ``entries`` (default: the files that changed)."""
+    versions = {p: (old.encode(), new.encode()) for p, (old, new) in files.items()}
     entry = {"cmd": "python run.py", "deps": [
-        {"path": path, "hash": "md5", "md5": hashlib.md5(old.encode()).hexdigest(),
-         "size": len(old.encode())} for path, (old, _) in files.items()],
-        "outs": [{"path": "out.txt", "hash": "md5", "md5": "0" * 32, "size": 1}], **extra}
-    shape = {"cmd": entry["cmd"], "deps": sorted(files), "outs": ["out.txt"], "params": {}}
-    return entry, shape, {p: (old.encode(), new.encode()) for p, (old, new) in files.items()}
-
-
-def _examine(files, entries=None, entry_changes=None, shape_changes=None):
-    entry, shape, versions = _stage(files)
-    entry.update(entry_changes or {})
-    shape.update(shape_changes or {})
+        {"path": path, "hash": "md5", "md5": hashlib.md5(old).hexdigest(), "size": len(old)}
+        for path, (old, _) in versions.items()],
+        "outs": [{"path": "out.txt", "hash": "md5", "md5": "0" * 32, "size": 1}]}
     entries = entries or [{"changed deps": {p: "modified" for p, (o, n) in files.items()
                                             if o != n}}]
     olds = {hashlib.md5(old).hexdigest(): old for old, _ in versions.values()}
-    return examine("s", entries, entry, shape, lambda path, md5, size: olds[md5],
+    return examine("s", entries, entry, lambda path, md5, size: olds[md5],
                    lambda path: versions[path][1])
 
 
-def test_a_stage_of_cosmetic_edits_gets_the_new_md5_and_size():
+def test_a_stage_of_cosmetic_edits_is_recorded_with_its_changed_files():
     verdict = _examine({"a.py": (OLD, COSMETIC), "b.py": ("x = 1\n", "x = 1\n")})
     assert verdict.harmless and verdict.files == ["a.py"]
-    assert verdict.updates == {"a.py": (hashlib.md5(COSMETIC.encode()).hexdigest(),
-                                        len(COSMETIC.encode()))}
 
 
-@pytest.mark.parametrize("files, entries, entry_changes, shape_changes, why", [
-    ({"a.py": (OLD, OLD.replace("WIDTH = 120", "WIDTH = 84"))}, None, None, None,
+@pytest.mark.parametrize("files, entries, why", [
+    ({"a.py": (OLD, OLD.replace("WIDTH = 120", "WIDTH = 84"))}, None,
      "a.py:5 differs in code: `WIDTH = 84`"),
     ({"a.py": (OLD, COSMETIC)}, [{"changed deps": {"a.py": "modified", "params.yaml":
                                                    {"train.epochs": "modified"}}}],
-     None, None, "param train.epochs modified"),
-    ({"a.py": (OLD, COSMETIC)}, [{"changed deps": {"a.py": "modified",
-                                                   "reference.yaml": "modified"}}],
-     None, None, "dep reference.yaml modified, not Python source"),
-    ({"a.py": (OLD, COSMETIC)}, ["changed command"], None, None, "changed command"),
-    ({"a.py": (OLD, COSMETIC)}, [{"changed outs": {"out.txt": "modified"}}], None, None,
+     "param train.epochs modified"),
+    ({"a.py": (OLD, COSMETIC), "reference.yaml": ("a: 1\n", "a: 2\n")}, None,
+     "dep reference.yaml modified, not Python source"),
+    ({"a.py": (OLD, COSMETIC)}, ["changed command"], "changed command"),
+    ({"a.py": (OLD, COSMETIC)}, [{"changed outs": {"out.txt": "modified"}}],
      "out out.txt modified"),
-    ({"a.py": (OLD, COSMETIC)}, None, None, {"deps": ["a.py", "new.py"]},
+    # added to dvc.yaml: ``dvc status`` lists a dependency as modified, an output as
+    # deleted, a param as new (one removed it does not list; refresh drops it as DVC would)
+    ({"a.py": (OLD, COSMETIC)}, [{"changed deps": {"a.py": "modified", "new.py": "modified"}}],
      "dep new.py added to dvc.yaml"),
-    ({"a.py": (OLD, COSMETIC)}, None, None, {"outs": []}, "out out.txt removed from dvc.yaml"),
-    ({"a.py": (OLD, COSMETIC), "b.py": ("import inspect\n", "import inspect\n")}, None, None,
-     None, "b.py:1 uses inspect, which can read source text, docstrings or line numbers"),
-    ({"a.py": (OLD + "d = __doc__\n", COSMETIC + "d = __doc__\n")}, None, None, None,
+    ({"a.py": (OLD, COSMETIC)}, [{"changed deps": {"a.py": "modified"}},
+                                 {"changed outs": {"new.txt": "deleted"}}],
+     "out new.txt added to dvc.yaml"),
+    ({"a.py": (OLD, COSMETIC)}, [{"changed deps": {"a.py": "modified", "params.yaml":
+                                                   {"train.seed": "new"}}}],
+     "param train.seed new"),
+    ({"a.py": (OLD, COSMETIC), "b.py": ("import inspect\n", "import inspect\n")}, None,
+     "b.py:1 uses inspect, which can read source text, docstrings or line numbers"),
+    ({"a.py": (OLD + "d = __doc__\n", COSMETIC + "d = __doc__\n")}, None,
      'a.py:1 differs in code (__doc__ is read, so docstrings count as code): '
      '`"""Train one model, reworded."""`'),
-    ({"a.py": (OLD, COSMETIC), "b.py": ("x = f.__doc__\n", "x = f.__doc__\n")}, None, None,
-     None, 'a.py:1 differs in code (__doc__ is read, so docstrings count as code): '
+    ({"a.py": (OLD, COSMETIC), "b.py": ("x = f.__doc__\n", "x = f.__doc__\n")}, None,
+     'a.py:1 differs in code (__doc__ is read, so docstrings count as code): '
      '`"""Train one model, reworded."""`'),
 ])
-def test_anything_more_leaves_the_stage_stale_with_the_reason(files, entries, entry_changes,
-                                                              shape_changes, why):
-    verdict = _examine(files, entries, entry_changes, shape_changes)
-    assert not verdict.harmless and verdict.why == why and not verdict.updates
+def test_anything_more_leaves_the_stage_stale_with_the_reason(files, entries, why):
+    verdict = _examine(files, entries)
+    assert not verdict.harmless and verdict.why == why
 
 
 def test_absent_outputs_are_no_change():
-    verdict = _examine({"a.py": (OLD, COSMETIC)}, [{"changed deps": {
-        "a.py": "modified", "data/prepared.npz": "not in cache"}}, {"changed outs": {
-            "models/m.keras": "deleted"}}])
+    verdict = _examine({"a.py": (OLD, COSMETIC), "data/prepared.npz": ("", "")}, [
+        {"changed deps": {"a.py": "modified", "data/prepared.npz": "not in cache"}},
+        {"changed outs": {"out.txt": "deleted"}}])
     assert verdict.harmless
 
 
@@ -299,7 +296,7 @@ def test_the_comment_names_refresh_for_a_stage_stale_only_by_cosmetic_edits(monk
     monkeypatch.setattr(gate, "check", lambda: ({}, cosmetic, []))
     text = gate.markdown()
     assert text.startswith("⚠️ **Stale only by edits that cannot change any output (comments, "
-                           "docstrings, formatting):** the numbers below are what this code")
+                           "docstrings, formatting):** the committed results are what this code")
     assert "Run `cnnbench refresh` and commit `dvc.lock`." in text
     assert text.endswith("- `train@lenet5`: src/cnnbench/training/train.py")
     monkeypatch.setattr(gate, "check", lambda: ({"prepare": ["dep x.py modified"]}, cosmetic, []))
@@ -355,7 +352,8 @@ def test_a_comment_and_a_reworded_docstring_are_recorded_without_rerunning(repo)
     assert gate_run.returncode == 1
     assert gate_run.stdout.splitlines() == [
         "gate: stale only by edits that cannot change any output (comments, docstrings, "
-        "formatting): run `cnnbench refresh` and commit dvc.lock. Stages:",
+        "formatting): the committed results are what this code and these params produce. "
+        "Run `cnnbench refresh` and commit `dvc.lock`.",
         f"- `train@lenet5`: {TRAIN}"]
 
     dry = cnnbench(repo, "refresh", "--dry")
@@ -416,7 +414,7 @@ def test_a_change_of_the_code_or_params_is_refused_and_the_gate_names_the_stage(
     assert (repo / "dvc.lock").read_text() == lock
     gate_run = cnnbench(repo, "gate")
     assert gate_run.returncode == 1
-    assert gate_run.stdout.startswith("gate: the committed results do not match")
+    assert gate_run.stdout.startswith("gate: stale results: these stages would rerun")
     assert any(line.startswith(f"- `{stage}`: ") for line in gate_run.stdout.splitlines())
     assert "cnnbench refresh" not in gate_run.stdout
 

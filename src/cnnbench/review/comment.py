@@ -45,17 +45,13 @@ def gh(*args: str) -> str:
     return result.stdout
 
 
-def find(repo: str, pr: int) -> int | None:
-    """The id of the pull request's comment holding the marker, if there is one."""
+def post(repo: str, pr: int, text: str) -> str:
+    """Create the comment, or update the one holding the marker; return ``created`` or
+    ``updated``."""
     pages = json.loads(gh("api", "--paginate", "--slurp",
                           f"repos/{repo}/issues/{pr}/comments") or "[]")
-    ids = [c["id"] for page in pages for c in page if MARKER in (c.get("body") or "")]
-    return ids[0] if ids else None
-
-
-def post(repo: str, pr: int, text: str) -> str:
-    """Create or update the comment; return ``created`` or ``updated``."""
-    existing = find(repo, pr)
+    existing = next((c["id"] for page in pages for c in page
+                     if MARKER in (c.get("body") or "")), None)
     with tempfile.TemporaryDirectory() as folder:
         payload = Path(folder) / "body.json"
         payload.write_text(json.dumps({"body": fit(text)}))

@@ -24,27 +24,25 @@ from cnnbench.models import display_name
 from cnnbench.report.noise import Verdict, format_change, seeds_to_resolve, signed_significant
 from cnnbench.report.provenance import left_out
 from cnnbench.review import gate
-from cnnbench.review.project import (NEEDED, model_names, params_diff, pipeline_paths, read,
-                                     resolve)
+from cnnbench.review.project import NEEDED, dvc, model_names, pipeline_paths, read, resolve
 from cnnbench.review.runs import ModelRuns, get, side_runs, verdict
 
-#: (label, key in a model's metrics JSON, key in the seed report or None, decimals)
-ROWS = (("test accuracy", "test.accuracy", "test.accuracy", 4),
-        ("test loss", "test.loss", "test.loss", 4),
-        ("train accuracy, last epoch", "train.accuracy", "train.accuracy", 4),
-        ("seconds per epoch", "time.epoch_mean_s", "epoch_s", 1),
-        ("inference images/s", "throughput.infer_img_s", None, 0),
-        ("mean corruption accuracy", "robustness.mean_corruption_accuracy", None, 4),
-        ("relative robustness", "robustness.relative", None, 4),
-        ("calibration ECE", "calibration.ece", None, 4),
-        ("Brier score", "calibration.brier", None, 4))
+#: {key in a model's metrics JSON: (label, key in the seed report or None, decimals)}
+ROWS = {"test.accuracy": ("test accuracy", "test.accuracy", 4),
+        "test.loss": ("test loss", "test.loss", 4),
+        "train.accuracy": ("train accuracy, last epoch", "train.accuracy", 4),
+        "time.epoch_mean_s": ("seconds per epoch", "epoch_s", 1),
+        "throughput.infer_img_s": ("inference images/s", None, 0),
+        "robustness.mean_corruption_accuracy": ("mean corruption accuracy", None, 4),
+        "robustness.relative": ("relative robustness", None, 4),
+        "calibration.ece": ("calibration ECE", None, 4),
+        "calibration.brier": ("Brier score", None, 4)}
 MISSING = "–"
 TIMED = "time.epoch_mean_s"  # compared only between runs of one machine
 POWER = 0.8  # of ``seeds_to_resolve``, as the comment states it
 #: The comparison's inputs as options, each defaulting to its var in dvc.yaml.
-OPTIONS = (("--metrics-dir", "metrics"), ("--logs-dir", "logs"),
-           ("--data-summary", "data_summary"), ("--reference", "reference"),
-           ("--repeats-dir", "repeats"))
+INPUTS = {"--metrics-dir": "metrics", "--logs-dir": "logs", "--data-summary": "data_summary",
+          "--reference": "reference", "--repeats-dir": "repeats"}
 
 
 def seed_value(reference: dict, model: str, key: str | None):
@@ -60,15 +58,9 @@ def _fmt(value, decimals: int, sign: str = "") -> str:
 def noise_verdicts(models: list[str], base: dict[str, ModelRuns], head: dict[str, ModelRuns]
                    ) -> dict[tuple[str, str], Verdict]:
     """``{(model, metrics key): Verdict}`` of every row with a change to judge."""
-    found = {}
-    for model in models:
-        for _label, key, _seed_key, _decimals in ROWS:
-            if key == TIMED and base[model].machine != head[model].machine:
-                continue
-            judged = verdict(base[model], head[model], key)
-            if judged is not None:
-                found[(model, key)] = judged
-    return found
+    found = {(m, key): verdict(base[m], head[m], key) for m in models for key in ROWS
+             if key != TIMED or base[m].machine == head[m].machine}
+    return {pair: judged for pair, judged in found.items() if judged is not None}
 
 
 def _change_cell(change, decimals: int, judged: Verdict | None) -> str:
@@ -79,25 +71,23 @@ def _change_cell(change, decimals: int, judged: Verdict | None) -> str:
     return format_change(change, judged, decimals)
 
 
-def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
-                  machines: dict[str, tuple] | None = None,
-                  verdicts: dict[tuple[str, str], Verdict] | None = None) -> str:
+def metrics_table(models: list[str], base: dict[str, ModelRuns], head: dict[str, ModelRuns],
+                  reference: dict, verdicts: dict[tuple[str, str], Verdict] | None = None) -> str:
     """One row per model and metric: base, working tree, change (marked by ``verdicts``),
-    seed report. ``machines``: each model's (base, PR) machines, as timings need them."""
+    seed report; timings of two machines get no change."""
     rows = []
     for model in models:
-        old_machine, new_machine = (machines or {}).get(model, (None, None))
-        for label, key, seed_key, decimals in ROWS:
-            old, new = get(base.get(model), key), get(head.get(model), key)
+        old_machine, new_machine = base[model].machine, head[model].machine
+        for key, (label, seed_key, decimals) in ROWS.items():
+            old, new = get(base[model].metrics, key), get(head[model].metrics, key)
             change = new - old if old is not None and new is not None else None
+            cells = [_fmt(old, decimals), _fmt(new, decimals)]
             if key == TIMED and old_machine != new_machine and None not in (old, new):
-                rows.append(["", label, _fmt(old, decimals), _fmt(new, decimals),
-                             "other machine", MISSING])
+                rows.append(["", label, *cells, "other machine", MISSING])
                 continue
             if key == TIMED and (new_machine or {}).get("accelerator", "cpu") != "cpu":
                 seed_key = None
-            rows.append([display_name(model) if label == ROWS[0][0] else "", label,
-                         _fmt(old, decimals), _fmt(new, decimals),
+            rows.append([display_name(model) if key == next(iter(ROWS)) else "", label, *cells,
                          _change_cell(change, decimals, (verdicts or {}).get((model, key))),
                          _fmt(seed_value(reference, model, seed_key), decimals)])
     return tabulate(rows, headers=["model", "metric", "base", "PR", "change", "seed report"],
@@ -105,7 +95,7 @@ def metrics_table(models: list[str], base: dict, head: dict, reference: dict,
 
 
 def _named(model: str, key: str) -> str:
-    return f"{display_name(model)} {next(label for label, k, *_ in ROWS if k == key)}"
+    return f"{display_name(model)} {ROWS[key][0]}"
 
 
 def noise_headline(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
@@ -136,15 +126,14 @@ def resolve_lines(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
         if judged.beyond is not False or seeds is None:
             continue
         level = judged.level
-        decimals = next(d for _label, k, _s, d in ROWS if k == key)
-        cell = format_change(judged.difference, judged, decimals)
+        cell = format_change(judged.difference, judged, ROWS[key][2])
         lines.append(f"- {_named(model, key)} `{cell}`: {seeds} seeds per side "
                      f"(now {judged.n_base} and {judged.n_new})")
     if not lines:
         return []
     return [f"Seeds per side that would resolve each change within noise at {POWER * 100:g} % "
             f"power ({level * 100:g} % level; a lower bound). More seeds: `cnnbench repeats`.",
-            "", *lines]
+            "", *lines, ""]
 
 
 def noise_note(base_runs: dict[str, ModelRuns], head_runs: dict[str, ModelRuns]) -> str:
@@ -174,7 +163,8 @@ def methods(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
 
 def params_table(base: str) -> str:
     """``dvc params diff`` as a table of key, base and PR values."""
-    diff = params_diff(base)
+    with dvc("params diff") as repo:
+        diff = repo.params.diff(a_rev=base).get("diff", {})
     rows = [[f"`{key}`", json.dumps(change.get("old")), json.dumps(change.get("new"))]
             for changes in diff.values() for key, change in changes.items()]
     if not rows:
@@ -206,17 +196,12 @@ def comparison(base: str, paths: dict[str, str], params_path: Path,
     reference_path = Path(paths["reference"])
     reference = yaml.safe_load(reference_path.read_text()) if reference_path.is_file() else {}
     base_runs, head_runs = side_runs(commit, models, paths), side_runs(None, models, paths)
-    machines = {m: (base_runs[m].machine, head_runs[m].machine) for m in models}
     verdicts = noise_verdicts(models, base_runs, head_runs)
-    to_resolve = resolve_lines(verdicts)
     new, before = (_data_text(rev, paths["data_summary"]) for rev in (None, commit))
     parts = [f"## cnnbench: this pull request against `{base}` ({commit[:7]})", "",
              *noise_headline(verdicts), "", gate.markdown(), "", "### Results", "",
-             metrics_table(models, {m: base_runs[m].metrics for m in models},
-                           {m: head_runs[m].metrics for m in models}, reference, machines,
-                           verdicts), "",
-             noise_note(base_runs, head_runs), "", *to_resolve, *([""] if to_resolve else []),
-             *methods(verdicts),
+             metrics_table(models, base_runs, head_runs, reference, verdicts), "",
+             noise_note(base_runs, head_runs), "", *resolve_lines(verdicts), *methods(verdicts),
              f"Seed report: `{reference_path}` ({reference.get('machine', 'machine unknown')}).",
              "", "### Params", "", params_table(base), "",
              f"**Data:** unchanged ({new})." if new == before
@@ -227,35 +212,34 @@ def comparison(base: str, paths: dict[str, str], params_path: Path,
     return "\n".join(parts)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The comparison's inputs, as options (shared with ``cnnbench.review.review``); each
-    defaults to its path in dvc.yaml."""
-    for option, key in OPTIONS:
-        parser.add_argument(option, default=None, help=f"{NEEDED[key]} (default: dvc.yaml's "
-                            f"var `{key}`)")
-    runner.add_params(parser)
+def arguments(doc: str, prog: str, paths: dict[str, str] | None = None
+              ) -> argparse.ArgumentParser:
+    """The options of ``cnnbench compare`` and ``cnnbench review``: ``--base``, ``--params``,
+    the comparison's inputs and ``paths`` (``{option: var}``), each path defaulting to its
+    var in dvc.yaml."""
+    parser = runner.parser(doc, prog=prog)
+    parser.add_argument("--base", default="main", help="git revision to compare against "
+                        "(default: %(default)s)")
+    for option, key in {**INPUTS, **(paths or {})}.items():
+        parser.add_argument(option, dest=key, default=None, metavar="PATH",
+                            help=f"{NEEDED[key]} (default: dvc.yaml's var `{key}`)")
     parser.add_argument("--details-url", default=None,
                         help="link to where the plots are (the workflow run)")
+    return parser
 
 
-def from_arguments(args: argparse.Namespace) -> str:
-    """The comparison of ``args.base`` with the inputs of ``add_arguments``."""
-    paths = pipeline_paths()
-    for option, key in OPTIONS:
-        paths[key] = getattr(args, option[2:].replace("-", "_")) or paths[key]
-    return comparison(args.base, paths, Path(args.params), args.details_url)
+def from_arguments(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """dvc.yaml's paths, each replaced by its option of ``arguments``, and the comparison."""
+    paths = {key: getattr(args, key, None) or path for key, path in pipeline_paths().items()}
+    return paths, comparison(args.base, paths, Path(args.params), args.details_url)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = runner.parser(__doc__, params=False, prog="cnnbench compare")
-    parser.add_argument("--base", default="main", help="git revision to compare against "
-                        "(default: %(default)s)")
+    parser = arguments(__doc__, "cnnbench compare")
     parser.add_argument("--out", default=None, help="also write the Markdown to this file")
-    add_arguments(parser)
     args = parser.parse_args(argv)
-    text = from_arguments(args)
+    text = from_arguments(args)[1]
     if args.out:
         with atomic_path(args.out, suffix=".md") as tmp:
             Path(tmp).write_text(text)
     print(text)
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 
 import pandas as pd
 from tabulate import tabulate
@@ -19,8 +20,8 @@ from cnnbench import runner
 from cnnbench.models import display_name
 from cnnbench.report.noise import compare_runs, format_change
 from cnnbench.report.provenance import left_out
-from cnnbench.review.project import experiments, model_names, pipeline_paths
-from cnnbench.review.runs import TIMINGS, ModelRuns, side_runs
+from cnnbench.review.project import dvc, model_names, pipeline_paths
+from cnnbench.review.runs import TIMINGS, ModelRuns, get, side_runs
 
 WIDTH = 120
 LABEL = 40  # longer experiment names end in an ellipsis
@@ -50,54 +51,46 @@ def first_revision(shown: list[dict]) -> str | None:
     return found[0][1] if found else None
 
 
-def _flat(data: dict, kind: str) -> dict:
-    """One row's params or metrics as ``{file: {dotted.key: value}}``."""
-    return {path: pd.json_normalize(entry.get("data") or {}, sep=".").iloc[0].to_dict()
-            for path, entry in (data.get(kind) or {}).items()}
+def _params(data: dict) -> dict:
+    """One row's params as ``{dotted.key: value}``, every params file together."""
+    flat = [pd.json_normalize(entry.get("data") or {}, sep=".").iloc[0].to_dict()
+            for entry in (data.get("params") or {}).values()]
+    return {key: value for params in flat for key, value in params.items()}
 
 
-def _noise(metric: str, runs: ModelRuns | None) -> dict | None:
-    """The first row's runs of ``metric`` per seed when at least two (timings never: a row
-    does not say which machine it ran on)."""
-    if runs is None or metric in TIMINGS:
-        return None
-    values = runs.values(metric)
-    return values if len(values) >= 2 else None
-
-
-def _change(value, first, noise: dict | None) -> tuple[str, float | None]:
-    """A row's cell against the first row's value, and the noise band when judged."""
+def _cell(value, first, seeds: dict) -> tuple[str, float | None]:
+    """A row's cell: its change against the first row's value, judged by the first row's
+    ``seeds`` (at least two: else noise unknown), and the noise band; else its value."""
     if not isinstance(value, (int, float)) or not isinstance(first, (int, float)):
         return (f"{value:.4f}" if isinstance(value, (int, float)) else "–"), None
-    judged = compare_runs(noise if noise else first, value, base_value=first,
+    judged = compare_runs(seeds if len(seeds) >= 2 else first, value, base_value=first,
                           new_value=value)
-    if judged.beyond is None:
-        return format_change(value - first, judged), None
-    if judged.beyond:  # its band is listed once under the table
-        return f"{round(value - first, 4) or 0.0:+.4f}", judged.band
-    return format_change(value - first, judged), judged.band
+    # beyond noise: the plain change, its band listed once under the table
+    shown = replace(judged, beyond=None) if judged.beyond else judged
+    return format_change(value - first, shown), judged.band
 
 
 def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
           width: int = WIDTH, noise: dict[str, ModelRuns] | None = None) -> str:
     """The experiments as a plain-text table at most ``width`` columns wide; ``noise``: the
-    first row's ``ModelRuns`` per model, whose repeats judge the other rows' changes."""
+    first row's ``ModelRuns`` per model, whose repeats judge the other rows' changes
+    (timings never: a row does not say which machine it ran on)."""
     found = rows(shown)
-    params = [{k: v for f in _flat(d, "params").values() for k, v in f.items()}
-              for _, _, d in found]
-    keys = sorted({k for p in params for k in p})
-    changed = [k for k in keys if len({json.dumps(p.get(k), default=str) for p in params}) > 1]
-    models_noise = {m: _noise(metric, (noise or {}).get(m)) for m in models}
-    body, first, bands = [], None, {}
-    for (label, _, data), values in zip(found, params):
-        metrics = _flat(data, "metrics")
-        cells = [metrics.get(f"{metrics_dir}/{m}.json", {}).get(metric) for m in models]
-        olds, first = first or [None] * len(models), first or cells  # the first row: values
-        judged = [_change(v, old, models_noise[m]) for m, v, old in zip(models, cells, olds)]
-        bands.update({m: band for m, (_, band) in zip(models, judged) if band is not None})
+    params = [_params(data) for _, _, data in found]
+    changed = [k for k in sorted({k for p in params for k in p})
+               if len({json.dumps(p.get(k), default=str) for p in params}) > 1]
+    runs = {m: (noise or {}).get(m) or ModelRuns(None) for m in models}
+    seeds = {m: {} if metric in TIMINGS else runs[m].values(metric) for m in models}
+    values = [[get((data.get("metrics") or {}).get(f"{metrics_dir}/{m}.json"), f"data.{metric}")
+               for m in models] for _, _, data in found]
+    body, bands = [], {}
+    for i, ((label, _, _), values_of, changes) in enumerate(zip(found, values, params)):
+        cells = [_cell(v, values[0][j] if i else None, seeds[m])
+                 for j, (m, v) in enumerate(zip(models, values_of))]
+        bands.update({m: band for m, (_, band) in zip(models, cells) if band is not None})
         label = label if len(label) <= LABEL else label[:LABEL - 1] + "…"
-        body.append([label, *[cell for cell, _ in judged],
-                     " ".join(f"{k}={values.get(k)}" for k in changed)])
+        body.append([label, *[cell for cell, _ in cells],
+                     " ".join(f"{k}={changes.get(k)}" for k in changed)])
     headers = ["experiment", *[display_name(m) for m in models], "changed params"]
     fixed = (max(len(row[0]) for row in body) + 2
              + sum(max(len(h), 6) + 2 for h in headers[1:-1]))
@@ -106,28 +99,26 @@ def table(shown: list[dict], models: list[str], metric: str, metrics_dir: str,
     lines = [f"{metric} per model: the first row's, then each row's change against it; "
              "params that differ between the rows", "", text]
     if len(body) > 1:
-        apart = {m: runs.left_out for m, runs in (noise or {}).items()}
-        lines += ["", *_notes(found[0][0], models, models_noise, bands, width, apart)]
+        lines += ["", *_notes(found[0][0], models, seeds, bands, width, runs)]
     return "\n".join(lines)
 
 
-def _notes(first: str, models: list[str], noise: dict[str, dict | None],
-           bands: dict[str, float], width: int, apart: dict[str, list]) -> list[str]:
+def _notes(first: str, models: list[str], seeds: dict[str, dict], bands: dict[str, float],
+           width: int, runs: dict[str, ModelRuns]) -> list[str]:
     """Under the table: what ``~`` means, the noise bands, and the repeats not counted."""
-    known = [m for m in models if noise[m]]
-    unknown = [m for m in models if not noise[m]]
+    known = [m for m in models if len(seeds[m]) >= 2]
+    unknown = [m for m in models if m not in known]
     notes = []
     if known:
-        ranges = ", ".join(f"{display_name(m)} ±{bands[m]:.4f} ({len(noise[m])} runs)"
-                           if m in bands else f"{display_name(m)} ({len(noise[m])} runs)"
-                           for m in known)
+        ranges = ", ".join(display_name(m) + (f" ±{bands[m]:.4f}" if m in bands else "")
+                           + f" ({len(seeds[m])} runs)" for m in known)
         notes.append(f"~: within run-to-run noise, the 95 % range of one more run of {first}'s "
                      f"protocol from its seed repeats: {ranges}; a change outside it is beyond "
                      "noise.")
     if unknown:
         notes.append(f"noise unknown: {', '.join(display_name(m) for m in unknown)} (no seed "
                      f"repeats of {first}'s protocol; `cnnbench repeats` adds them).")
-    notes += [f"not counted: {line}." for m in models for line in left_out(m, apart.get(m) or [])]
+    notes += [f"not counted: {line}." for m in models for line in left_out(m, runs[m].left_out)]
     return [line for note in notes for line in textwrap.wrap(note, width)]
 
 
@@ -137,7 +128,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="key of the models' metrics to show (default: %(default)s)")
     args = parser.parse_args(argv)
     models = model_names(None, args.params)
-    shown, paths = experiments(), pipeline_paths()
+    with dvc("exp show") as repo:  # as `dvc exp show --json`
+        shown = json.loads(json.dumps([e.dumpd() for e in repo.experiments.show()], default=str))
+    paths = pipeline_paths()
     rev = first_revision(shown)
     noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None
     print(table(shown, models, args.metric, paths["metrics"], noise=noise))

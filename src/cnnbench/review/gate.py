@@ -16,13 +16,10 @@ from cnnbench import runner
 from cnnbench.report.provenance import left_out
 from cnnbench.review.project import (downstream, model_names, pipeline_paths, stale_stages,
                                      status)
-from cnnbench.review.refresh import harmless
+from cnnbench.review.refresh import verdicts
 from cnnbench.review.runs import side_runs
 
 SHOWN = 4  # reasons listed per stage; the rest are counted
-#: The gate's verdict on stages that ``cnnbench refresh`` can record.
-COSMETIC = ("stale only by edits that cannot change any output (comments, docstrings, "
-            "formatting)")
 
 
 def report(stale: dict[str, list[str]], also: list[str]) -> str:
@@ -40,30 +37,36 @@ def check() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
     can record, with their changed files; and the stages downstream of the first."""
     found = status()
     stale = stale_stages(found)
-    cosmetic = harmless(found) if stale else {}
+    cosmetic = {v.stage: v.files for v in verdicts(found, strict=False) if v.harmless}
     rerun = {stage: reasons for stage, reasons in stale.items() if stage not in cosmetic}
     also = downstream(list(rerun)) if rerun else []
     cosmetic = {stage: files for stage, files in cosmetic.items() if stage not in also}
     return rerun, cosmetic, also
 
 
-def markdown() -> str:
-    """The gate's verdict as Markdown, for the pull-request comment."""
+def verdict() -> list[tuple[str, str, str]]:
+    """The gate's verdict: ``(title, what it means and what to do, stages)`` per part; no
+    stages when the results are current."""
     stale, cosmetic, also = check()
     if not stale and not cosmetic:
-        return "✅ **Results are current:** `dvc.lock` matches the code and params."
+        return [("Results are current", "`dvc.lock` matches the code and params.", "")]
     parts = []
     if stale:
-        parts.append("⚠️ **Stale results:** these stages would rerun, so the numbers below "
-                     "are not what this code and these params produce. Run `dvc repro` and "
-                     "commit `dvc.lock` and its outputs.\n\n" + report(stale, also))
+        parts.append(("Stale results", "these stages would rerun, so the committed results "
+                      "are not what this code and these params produce. Run `dvc repro` and "
+                      "commit `dvc.lock` and its outputs.", report(stale, also)))
     if cosmetic:
-        parts.append(f"⚠️ **{COSMETIC[0].upper()}{COSMETIC[1:]}:** "
-                     + ("these stages need no rerun; " if stale else "the numbers below are "
-                        "what this code and these params produce. ")
-                     + "Run `cnnbench refresh` and commit `dvc.lock`.\n\n"
-                     + report(cosmetic, []))
-    return "\n\n".join(parts)
+        parts.append(("Stale only by edits that cannot change any output (comments, "
+                      "docstrings, formatting)", ("these stages need no rerun" if stale else
+                      "the committed results are what this code and these params produce")
+                      + ". Run `cnnbench refresh` and commit `dvc.lock`.", report(cosmetic, [])))
+    return parts
+
+
+def markdown() -> str:
+    """The gate's verdict as Markdown, for the pull-request comment."""
+    return "\n\n".join(f"{'⚠️' if stages else '✅'} **{title}:** {text}"
+                       + (f"\n\n{stages}" if stages else "") for title, text, stages in verdict())
 
 
 def stale_repeats(params: str | Path = "params.yaml") -> list[str]:
@@ -77,16 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     args = runner.parser(__doc__, prog="cnnbench gate").parse_args(argv)
     for line in stale_repeats(args.params):
         print(f"gate: warning: {line}")
-    stale, cosmetic, also = check()
-    if not stale and not cosmetic:
-        print("gate: results are current (dvc.lock matches the code and params)")
-        return
-    if stale:
-        print("gate: the committed results do not match the code and params; "
-              "run `dvc repro` and commit dvc.lock and its outputs. Stale stages:")
-        print(report(stale, also))
-    if cosmetic:
-        print(f"gate: {COSMETIC}: run `cnnbench refresh` and commit dvc.lock"
-              + (" (no rerun needed for these)" if stale else "") + ". Stages:")
-        print(report(cosmetic, []))
-    raise SystemExit(1)
+    parts = verdict()
+    for title, text, stages in parts:
+        print(f"gate: {title[0].lower()}{title[1:]}: {text}" + (f"\n{stages}" if stages else ""))
+    if parts[0][2]:
+        raise SystemExit(1)

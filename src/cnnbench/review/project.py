@@ -5,7 +5,6 @@ A DVC failure is a one-line error naming the command.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
 import yaml
-from tabulate import tabulate
 
 from cnnbench.errors import CnnbenchError
 
@@ -24,7 +22,7 @@ NEEDED = {"metrics": "folder of <model>.json metrics", "logs": "folder of traini
           "data_summary": "the prepare stage's data summary",
           "reference": "the seed report's numbers", "repeats": "folder of seed repeats",
           "figures": "folder of figures", "summary": "the Markdown summary",
-          "review": "folder the review is written to"}
+          "review": "folder the review is written to, replaced as a whole"}
 
 
 def pipeline_paths(dvc_yaml: str | os.PathLike = "dvc.yaml") -> dict[str, str]:
@@ -198,40 +196,3 @@ def downstream(stages: list[str]) -> list[str]:
                  for a in nx.ancestors(graph, s)}
     return [s for s in order if s in after and s not in stages]
 
-
-def params_diff(base: str) -> dict:
-    """``dvc params diff <base> --json``: ``{file: {key: {"old", "new"}}}``."""
-    with dvc("params diff") as repo:
-        return repo.params.diff(a_rev=base).get("diff", {})
-
-
-def metrics_diff(base: str) -> str:
-    """``dvc metrics diff <base> --md`` as Markdown; '' when no metric changed."""
-    from dvc.compare import diff_table
-
-    with dvc("metrics diff") as repo:
-        diff = repo.metrics.diff(a_rev=base).get("diff", {})
-    table = diff_table(diff, title="Metric", precision=5, round_digits=True, a_rev=base)
-    rows = [list(row) for row in table]
-    return tabulate(rows, headers=list(table.keys()), tablefmt="github",
-                    disable_numparse=True) if rows else ""
-
-
-def plots_diff(base: str, out: Path, template: Path) -> None:
-    """``dvc plots diff <base> --out <out> --html-template <template>``."""
-    from dvc.render.match import match_defs_renderers
-    from dvc_render import render_html
-
-    with dvc("plots diff") as repo:
-        found = match_defs_renderers(data=repo.plots.diff(revs=[base]),
-                                     out=str(out / "static"),
-                                     templates_dir=repo.plots.templates_dir)
-        render_html(renderers=[r.renderer for r in found], output_file=out / "index.html",
-                    html_template=str(template))
-
-
-def experiments() -> list[dict]:
-    """``dvc exp show --json``."""
-    with dvc("exp show") as repo:
-        shown = [exp.dumpd() for exp in repo.experiments.show()]
-    return json.loads(json.dumps(shown, default=str))

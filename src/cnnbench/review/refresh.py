@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 from functools import cache
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,8 +30,6 @@ from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_
                                     without_docstrings)
 
 LOCK = Path("dvc.lock")
-#: What the one-line reports call the edits that refresh records.
-EDITS = "comments, docstrings, formatting"
 #: Names whose use in code reads source text, docstrings or line numbers, so that equal
 #: syntax trees may behave differently.
 READS_SOURCE = frozenset({
@@ -61,28 +60,20 @@ def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-def _first_node(old: object, new: object, line: int) -> int | None:
-    """The line (in ``new``) of the first node pair that differs, walking both in order."""
-    if isinstance(old, list) and isinstance(new, list):
-        for a, b in zip(old, new):
-            if (found := _first_node(a, b, line)) is not None:
-                return found
-        if len(new) > len(old):  # an added node
-            return getattr(new[len(old)], "lineno", line)
-        if len(old) > len(new):  # a removed one: the line after what is left
-            return getattr(new[-1], "end_lineno", line) if new else line
-        return None
-    if isinstance(old, ast.AST) and isinstance(new, ast.AST):
-        line = getattr(new, "lineno", line)
-        if type(old) is not type(new):
-            return line
-        for name in new._fields:
-            if (found := _first_node(getattr(old, name, None), getattr(new, name, None),
-                                     line)) is not None:
-                return found
-        return None
-    # leaf values: ``1``, ``1.0`` and ``True`` differ
-    return None if type(old) is type(new) and repr(old) == repr(new) else line
+def _nodes(node: object, line: int) -> Iterator[tuple[int, object]]:
+    """A syntax tree in order: each node's type, each leaf's type and value, each list's
+    end, with the line it is on (a list's end: the line its last item ends on)."""
+    if isinstance(node, ast.AST):
+        line = getattr(node, "lineno", line)
+        yield line, type(node)
+        for name in node._fields:
+            yield from _nodes(getattr(node, name, None), line)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item, line)
+        yield getattr(node[-1], "end_lineno", line) if node else line, "end of list"
+    else:  # leaf values: ``1``, ``1.0`` and ``True`` differ
+        yield line, (type(node), repr(node))
 
 
 def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
@@ -92,11 +83,8 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
     trees = [parse(text, filename) for text in (old, new)]
     if not docstrings:
         trees = [without_docstrings(tree) for tree in trees]
-    old_tree, new_tree = trees
-    if ast.dump(old_tree, include_attributes=False) == ast.dump(new_tree,
-                                                                include_attributes=False):
-        return None
-    return _first_node(old_tree, new_tree, 1) or 1
+    return next((line for (_, a), (line, b) in zip(*(_nodes(tree, 1) for tree in trees))
+                 if a != b), None)
 
 
 def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
@@ -119,7 +107,6 @@ class Verdict:
     stage: str
     files: list[str] = field(default_factory=list)  # the changed Python files
     why: str = ""  # the reason it stays stale
-    updates: dict[str, tuple[str, int]] = field(default_factory=dict)  # path: (md5, size)
 
     @property
     def harmless(self) -> bool:
@@ -136,49 +123,15 @@ def lock_entries() -> dict:
     return (yaml.safe_load(text) or {}).get("stages") or {}
 
 
-def pipeline() -> dict[str, dict]:
-    """Each stage of ``dvc.yaml`` as ``dvc.lock`` records it: cmd, deps, params and outs."""
-    from dvc.dependency.param import ParamsDependency
-
-    stages = {}
-    with dvc("stage list") as repo:
-        for stage in repo.index.stages:
-            params = {d.def_path: sorted(d.params) for d in stage.deps
-                      if isinstance(d, ParamsDependency)}
-            stages[stage.addressing] = {
-                "cmd": stage.cmd, "params": params,
-                "deps": sorted(d.def_path for d in stage.deps
-                               if not isinstance(d, ParamsDependency)),
-                "outs": sorted(o.def_path for o in stage.outs)}
-    return stages
-
-
-def _shape(shape: dict | None, entry: dict) -> str:
-    """Why the stage's ``dvc.yaml`` shape differs from its ``dvc.lock`` entry; '' if not."""
-    if shape is None:
-        return "not a stage of ./dvc.yaml"
-    if shape["cmd"] != entry.get("cmd"):
-        return "changed command"
-    for kind in ("deps", "outs"):
-        recorded = {item.get("path") for item in entry.get(kind) or []}
-        if added := sorted(set(shape[kind]) - recorded):
-            return f"{kind[:-1]} {added[0]} added to dvc.yaml"
-        if removed := sorted(recorded - set(shape[kind])):
-            return f"{kind[:-1]} {removed[0]} removed from dvc.yaml"
-    recorded_params = entry.get("params") or {}
-    for path, keys in shape["params"].items():
-        if keys and set(keys) != set(recorded_params.get(path) or {}):
-            return f"params of {path} added to or removed from dvc.yaml"
-    if set(recorded_params) - set(shape["params"]):
-        return "params removed from dvc.yaml"
-    return ""
-
-
-def _changes(entries: list) -> Iterator[tuple[str | None, str]]:
+def _changes(entries: list, entry: dict) -> Iterator[tuple[str | None, str]]:
     """``(changed Python file, '')`` or ``(None, reason)`` for a stage's ``dvc status``
-    entries; absent outputs and absent non-Python dependencies are no change."""
+    entries; absent outputs and absent non-Python dependencies that its ``dvc.lock``
+    ``entry`` records are no change."""
+    recorded = {item.get("path") for kind in ("deps", "outs") for item in entry.get(kind) or []}
     for kind, path, state in changes(entries):
-        if kind == "dep" and path.endswith(".py"):
+        if kind in ("dep", "out") and path not in recorded:
+            yield None, f"{kind} {path} added to dvc.yaml"
+        elif kind == "dep" and path.endswith(".py"):
             yield (path, "") if state == "modified" else (None, reason(kind, path, state))
         elif kind in ("", "param") or state not in ABSENT:
             yield None, reason(kind, path, state) + (", not Python source" * (kind == "dep"))
@@ -186,49 +139,31 @@ def _changes(entries: list) -> Iterator[tuple[str | None, str]]:
 
 def _line(text: bytes, number: int) -> str:
     """Line ``number`` of a file's bytes, stripped (Python's line ends only)."""
-    lines = text.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-    lines = lines.split("\n")
+    lines = re.split(r"\r\n|\r|\n", text.decode(errors="replace"))
     return lines[number - 1].strip() if 0 < number <= len(lines) else ""
 
 
-def examine(stage: str, entries: list, entry: dict | None, shape: dict | None,
-            lookup: Callable[[str, str, int | None], bytes] = recorded_version,
-            read: Callable[[str], bytes] = lambda path: Path(path).read_bytes()) -> Verdict:
-    """Whether ``stage`` (its ``dvc status`` ``entries``, ``dvc.lock`` ``entry`` and
-    ``dvc.yaml`` ``shape``) is stale only by edits that cannot change any output."""
-    verdict = Verdict(stage)
-    changes = list(_changes(entries))
-    verdict.files = sorted({path for path, _ in changes if path})
-    if entry is None:
-        verdict.why = "not in dvc.lock: it never ran"
-        return verdict
-    verdict.why = next((why for path, why in changes if why), "") or _shape(shape, entry)
-    if verdict.why or not verdict.files:
-        verdict.why = verdict.why or "no changed Python file"
-        return verdict
-    deps = {dep.get("path"): dep for dep in entry.get("deps") or []}
+def _code(files: list[str], deps: dict[str, dict], lookup: Callable, read: Callable) -> str:
+    """Why the changed Python ``files`` may run otherwise than the versions of ``deps`` (a
+    stage's ``dvc.lock`` deps) did; '' when they cannot."""
     sources = {}
     for path in sorted(p for p in deps if p.endswith(".py")):
         try:
             sources[path] = parse(read(path), path)
         except FileNotFoundError:
-            continue  # a deleted file is in the status, hence refused above
+            continue  # a deleted file is in the status, hence refused before
         except CnnbenchError as err:
-            verdict.why = str(err)
-            return verdict
+            return str(err)
     every_docstring = any(reads_other_docstrings(tree) for path, tree in sources.items()
                           if path not in REVIEWED)
     for path, tree in sources.items():
-        use = source_reader(tree)
-        if use and path not in REVIEWED:
-            verdict.why = (f"{path}:{use[0]} uses {use[1]}, which can read source text, "
-                           "docstrings or line numbers")
-            return verdict
-    for path in verdict.files:
+        if (use := source_reader(tree)) and path not in REVIEWED:
+            return (f"{path}:{use[0]} uses {use[1]}, which can read source text, docstrings "
+                    "or line numbers")
+    for path in files:
         recorded = deps.get(path) or {}
         if recorded.get("hash") != "md5" or not recorded.get("md5"):
-            verdict.why = f"{path}: dvc.lock has no DVC 3 md5 of it"
-            return verdict
+            return f"{path}: dvc.lock has no DVC 3 md5 of it"
         new = read(path)
         old = lookup(path, recorded["md5"], recorded.get("size"))
         try:
@@ -236,15 +171,26 @@ def examine(stage: str, entries: list, entry: dict | None, shape: dict | None,
                           or every_docstring)
             line = first_difference(old, new, docstrings, path)
         except CnnbenchError as err:  # the recorded version is not valid Python
-            verdict.why = f"{err} (the version dvc.lock recorded)"
-            return verdict
+            return f"{err} (the version dvc.lock recorded)"
         if line is not None:
             reads = (" (__doc__ is read, so docstrings count as code)"
                      if docstrings and first_difference(old, new, False, path) is None else "")
-            verdict.why = f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"
-            return verdict
-        verdict.updates[path] = (hashlib.md5(new).hexdigest(), len(new))
-    return verdict
+            return f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"
+    return ""
+
+
+def examine(stage: str, entries: list, entry: dict | None,
+            lookup: Callable[[str, str, int | None], bytes] = recorded_version,
+            read: Callable[[str], bytes] = lambda path: Path(path).read_bytes()) -> Verdict:
+    """Whether ``stage`` (its ``dvc status`` ``entries`` and ``dvc.lock`` ``entry``) is stale
+    only by edits that cannot change any output."""
+    if entry is None:
+        return Verdict(stage, why="not in dvc.lock: it never ran")
+    changes = list(_changes(entries, entry))
+    files = sorted({path for path, _ in changes if path})
+    why = next((why for _, why in changes if why), "" if files else "no changed Python file")
+    deps = {dep.get("path"): dep for dep in entry.get("deps") or []}
+    return Verdict(stage, files, why or _code(files, deps, lookup, read))
 
 
 def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
@@ -253,13 +199,12 @@ def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
     stale = stale_stages(status)
     if not stale:
         return []
-    entries, shapes = lock_entries(), pipeline()
+    entries = lock_entries()
     lookup = cache(recorded_version)  # one look-up a file version, however many stages share it
     results = []
     for stage in stale:
         try:
-            results.append(examine(stage, status[stage], entries.get(stage), shapes.get(stage),
-                                   lookup))
+            results.append(examine(stage, status[stage], entries.get(stage), lookup))
         except CnnbenchError as err:
             if strict:
                 raise
@@ -267,12 +212,7 @@ def verdicts(status: dict, strict: bool = True) -> list[Verdict]:
     return results
 
 
-def harmless(status: dict) -> dict[str, list[str]]:
-    """``{stage: [changed file, ...]}`` of the stale stages refresh would record."""
-    return {v.stage: v.files for v in verdicts(status, strict=False) if v.harmless}
-
-
-def record(updates: dict[str, dict[str, tuple[str, int]]]) -> None:
+def record(updates: dict[str, list[str]]) -> None:
     """Have DVC record each stage's changed files in ``dvc.lock``; if ``dvc status`` still
     lists those stages, put the old ``dvc.lock`` back and fail."""
     before = LOCK.read_text()
@@ -302,10 +242,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     good = [v for v in results if v.harmless]
     if good and not args.dry:
-        record({v.stage: v.updates for v in good})
+        record({v.stage: v.files for v in good})
     for verdict in good:
         print(f"refresh: {'would record' if args.dry else 'recorded'} {verdict.stage} "
-              f"({EDITS} only): {', '.join(verdict.files)}")
+              f"(comments, docstrings, formatting only): {', '.join(verdict.files)}")
     left = [v for v in results if not v.harmless]
     for verdict in left:
         print(f"refresh: left {verdict.stage} stale: {verdict.why}")

@@ -15,10 +15,11 @@ import re
 import shutil
 from pathlib import Path
 
-from cnnbench import runner
+from tabulate import tabulate
+
 from cnnbench.files import atomic_path
-from cnnbench.review.compare import add_arguments, from_arguments
-from cnnbench.review.project import metrics_diff, pipeline_paths, plots_diff, resolve
+from cnnbench.review.compare import arguments, from_arguments
+from cnnbench.review.project import dvc, resolve
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 PAGE = """<!DOCTYPE html>
@@ -51,10 +52,8 @@ def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
 
 def _demote(markdown: str) -> str:
     """Headings of an included document one level down, its title dropped."""
-    lines = markdown.splitlines()
-    if lines and lines[0].startswith("# "):
-        lines = lines[1:]
-    return "\n".join(re.sub(r"^(#+) ", r"#\1 ", line) for line in lines).strip()
+    untitled = re.sub(r"\A# .*\n?", "", markdown)
+    return re.sub(r"^(#+) ", r"#\1 ", untitled, flags=re.MULTILINE).strip()
 
 
 def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
@@ -62,23 +61,34 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
            vega_dir: str | os.PathLike | None = None) -> Path:
     """Write ``<out>/review.md`` (with ``compared``, the comparison's Markdown) and
     ``<out>/plots/index.html``; return the Markdown path."""
+    from dvc.compare import diff_table
+    from dvc.render.match import match_defs_renderers
+    from dvc_render import render_html
+
     out = Path(out)
     short = resolve(base)[:7]
     compared = re.sub(r"^### ", "## ", compared.split("\n", 1)[1].strip(), flags=re.M)
-    metrics = metrics_diff(base) or "No metrics changed."
+    with dvc("metrics diff") as repo:  # as `dvc metrics diff --md`
+        table = diff_table(repo.metrics.diff(a_rev=base).get("diff", {}), title="Metric",
+                           precision=5, round_digits=True, a_rev=base)
+    metrics = tabulate([list(row) for row in table], headers=list(table.keys()),
+                       tablefmt="github", disable_numparse=True) if len(table) else ""
     with atomic_path(out) as tmp:
         tmp.mkdir()
         template = tmp / "template.html"
         template.write_text(html_template(base, Path(vega_dir) if vega_dir else None,
                                           tmp / "plots"))
-        plots_diff(base, tmp / "plots", template)
+        with dvc("plots diff") as repo:  # as `dvc plots diff --html-template`
+            found = match_defs_renderers(data=repo.plots.diff(revs=[base]),
+                                         out=str(tmp / "plots" / "static"),
+                                         templates_dir=repo.plots.templates_dir)
+            render_html(renderers=[r.renderer for r in found],
+                        output_file=tmp / "plots" / "index.html", html_template=str(template))
         template.unlink()
-        summary_path = Path(summary)
-        summary_md = (_demote(summary_path.read_text()) if summary_path.is_file()
+        summary_md = (_demote(Path(summary).read_text()) if Path(summary).is_file()
                       else f"No summary at `{summary}`: run `dvc repro` first.")
-        figure_dir = Path(figures)
         links = [f"- [{p.stem.replace('_', ' ')}]({os.path.relpath(p, out)})"
-                 for p in sorted(figure_dir.glob("*.png"))] or [f"No figures in `{figures}`."]
+                 for p in sorted(Path(figures).glob("*.png"))] or [f"No figures in `{figures}`."]
         text = "\n".join([
             f"# cnnbench review: working tree against `{base}` ({short})", "",
             compared, "",
@@ -87,28 +97,21 @@ def review(base: str, out: str | os.PathLike, summary: str | os.PathLike,
             "## Plots", "",
             f"[plots/index.html](plots/index.html): `dvc plots diff {base}`, the validation "
             f"curves and confusion matrices of `{base}` and the working tree side by side.",
-            "", "## Every metric that changed (`dvc metrics diff`)", "", metrics, "",
+            "", "## Every metric that changed (`dvc metrics diff`)", "",
+            metrics or "No metrics changed.", "",
         ])
         (tmp / "review.md").write_text(text)
     return out / "review.md"
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = runner.parser(__doc__, params=False, prog="cnnbench review")
-    parser.add_argument("--base", default="main", help="git revision to compare against "
-                        "(default: %(default)s)")
-    for option, key, what in (("--out", "review", "folder to write, replaced as a whole"),
-                              ("--summary", "summary", "summary of the working tree to include"),
-                              ("--figures", "figures", "folder of figures to link")):
-        parser.add_argument(option, default=None, help=f"{what} (default: dvc.yaml's var `{key}`)")
+    parser = arguments(__doc__, "cnnbench review",
+                       {"--out": "review", "--summary": "summary", "--figures": "figures"})
     parser.add_argument("--vega-dir", default=None,
                         help="folder with vega.min.js, vega-lite.min.js and vega-embed.min.js "
                         "for an offline page (default: CDN scripts)")
-    add_arguments(parser)
     args = parser.parse_args(argv)
-    paths = pipeline_paths()
-    out = args.out or paths["review"]
-    path = review(args.base, out, args.summary or paths["summary"],
-                  args.figures or paths["figures"], from_arguments(args), args.vega_dir)
-    print(f"review: {path} and {Path(out) / 'plots' / 'index.html'}")
-
+    paths, compared = from_arguments(args)
+    path = review(args.base, paths["review"], paths["summary"], paths["figures"], compared,
+                  args.vega_dir)
+    print(f"review: {path} and {Path(paths['review']) / 'plots' / 'index.html'}")
