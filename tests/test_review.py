@@ -23,24 +23,11 @@ from helpers import ROOT, commit, net, run, set_params, tiny_project
 
 WORKFLOW = ROOT / ".github" / "workflows" / "review.yml"
 BIN = Path(sys.executable).parent
-FAKE_GH = '''#!{python}
-"""A fake `gh api`: the comments live in the JSON file $FAKE_GH_STORE."""
-import json, os, sys
-args, store = sys.argv[1:], os.environ["FAKE_GH_STORE"]
-comments = json.load(open(store)) if os.path.exists(store) else []
-method = args[args.index("--method") + 1] if "--method" in args else "GET"
-path = args[-1]
-if method == "GET":
-    assert args[:3] == ["api", "--paginate", "--slurp"], args
-    print(json.dumps([comments]))
-else:
-    body = json.load(open(args[args.index("--input") + 1]))["body"]
-    if method == "POST":
-        comments.append({{"id": 100 + len(comments), "body": body, "path": path}})
-    else:
-        [c for c in comments if path.endswith(f"/comments/{{c['id']}}")][0]["body"] = body
-    json.dump(comments, open(store, "w"))
-'''
+FAKE_GH = """#!/bin/sh
+# A fake `gh`: writes its arguments, one a line, and the body file it was given.
+printf '%s\\n' "$@" > "$FAKE_GH_ARGS"
+while [ "$#" -gt 0 ]; do [ "$1" = --body-file ] && cp "$2" "$FAKE_GH_ARGS.body"; shift; done
+"""
 
 
 def step(step_id: str) -> str:
@@ -185,32 +172,29 @@ def test_metrics_diff_lists_model_metrics_only(project):
     assert set(shown) == {"metrics/lenet5.json"}
 
 
-@pytest.mark.slow
-def test_the_comment_is_created_then_updated(clone, tmp_path):
+def test_the_comment_step_edits_the_workflows_last_comment_or_creates_it(tmp_path):
     fake = tmp_path / "bin" / "gh"
     fake.parent.mkdir()
-    fake.write_text(FAKE_GH.format(python=sys.executable))
+    fake.write_text(FAKE_GH)
     fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
-    store = tmp_path / "comments.json"
-    env = {"PATH": f"{fake.parent}:{BIN}:/usr/bin:/bin", "FAKE_GH_STORE": str(store),
-           "GITHUB_REPOSITORY": "owner/cnnbench", "PR_NUMBER": "7"}
-    (clone / "comparison.md").write_text("first\n")
-    assert "created on owner/cnnbench#7" in run_step("post", clone, **env).stdout
-    (clone / "comparison.md").write_text("second\n")
-    assert "updated on owner/cnnbench#7" in run_step("post", clone, **env).stdout
-    comments = json.loads(store.read_text())
-    assert [(c["path"], c["body"]) for c in comments] == [
-        ("repos/owner/cnnbench/issues/7/comments", "<!-- cnnbench-review -->\nsecond\n")]
+    (tmp_path / "comparison.md").write_text("## cnnbench\n")
+    recorded = tmp_path / "args"
+    run_step("post", tmp_path, PATH=f"{fake.parent}:/usr/bin:/bin", FAKE_GH_ARGS=str(recorded),
+             GITHUB_REPOSITORY="owner/cnnbench", PR_NUMBER="7")
+    assert recorded.read_text().split("\n")[:8] == [
+        "pr", "comment", "7", "--repo", "owner/cnnbench", "--edit-last", "--create-if-none",
+        "--body-file"]
+    assert (tmp_path / "args.body").read_text() == "## cnnbench\n"
 
 
 def test_a_long_comparison_is_cut_with_a_visible_note():
-    from cnnbench.review.comment import LIMIT, MARKER, fit
+    from cnnbench.review.compare import LIMIT, fit
 
     body = fit("| a row of a long table |\n" * 5000)
-    assert len(body) <= LIMIT and body.startswith(MARKER)
-    assert body.rstrip().endswith("the job summary of this workflow run has all of it.")
+    assert len(body) <= LIMIT
+    assert body.rstrip().endswith("the `review` artifact of this workflow run has all of it.")
     assert "| a row of a long table |\n\n---\n**Truncated:**" in body
-    assert fit("short") == f"{MARKER}\nshort"
+    assert fit("short") == "short"
 
 
 def _exp_row(name: str, lr: float, accuracy: float) -> dict:

@@ -34,7 +34,6 @@ COMMANDS = {
     "gate": ("cnnbench.review.gate", "fail, naming the stages, when the committed results are stale"),
     "refresh": ("cnnbench.review.refresh", "record edits that cannot change any output "
                 "(comments, docstrings, formatting) without rerunning"),
-    "comment": ("cnnbench.review.comment", "post or update the comparison as a pull-request comment"),
     "experiments": ("cnnbench.review.experiments", "experiments side by side within 120 columns"),
     "extras": ("cnnbench.tools.build", "the pyproject extras to install on this machine "
                "(make setup)"),

@@ -4,7 +4,6 @@
 - ``refresh``      record edits that cannot change any output, without rerunning
 - ``compare``      a revision's results against a base, as Markdown, marked against noise
 - ``runs``         each side's main runs and the seed repeats that are their noise
-- ``comment``      post or update that comparison on a pull request
 - ``review``       the comparison, the summary and ``dvc plots diff`` as one review
 - ``experiments``  experiments side by side in a terminal
 - ``repeats``      collect seed repeats from DVC experiments

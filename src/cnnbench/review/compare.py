@@ -2,10 +2,10 @@
 
     cnnbench compare --base main [--out comparison.md]
 
-Prints (and with ``--out`` writes) the changes beyond run-to-run noise, the gate's verdict,
-each model's metrics (robustness and calibration among them) marked against noise, the
-params and the data that changed. The base is read from git: nothing runs or is pulled.
-docs/guide/review.md shows and explains it.
+Prints (and with ``--out`` writes, cut to fit a pull-request comment) the changes beyond
+run-to-run noise, the gate's verdict, each model's metrics (robustness and calibration
+among them) marked against noise, the params and the data that changed. The base is read
+from git: nothing runs or is pulled. docs/guide/review.md shows and explains it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from cnnbench.review import gate
 from cnnbench.review.project import NEEDED, dvc, model_names, pipeline_paths, read, resolve
 from cnnbench.review.runs import ModelRuns, get, side_runs, verdict
 
+LIMIT = 65536  # GitHub's maximum comment body, in characters
+CUT = ("\n---\n**Truncated:** this comparison is longer than a GitHub comment allows; the "
+       "`review` artifact of this workflow run has all of it.\n")
 #: {key in a model's metrics JSON: (label, key in the seed report or None, decimals)}
 ROWS = {"test.accuracy": ("test accuracy", "test.accuracy", 4),
         "test.loss": ("test loss", "test.loss", 4),
@@ -234,12 +237,21 @@ def from_arguments(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     return paths, comparison(args.base, paths, Path(args.params), args.details_url)
 
 
+def fit(text: str, limit: int = LIMIT) -> str:
+    """``text``, cut at a line end with a note when over ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - len(CUT)]
+    return cut[:cut.rfind("\n") + 1] + CUT
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = arguments(__doc__, "cnnbench compare")
-    parser.add_argument("--out", default=None, help="also write the Markdown to this file")
+    parser.add_argument("--out", default=None, help="also write the Markdown to this file, "
+                        f"cut to fit a pull-request comment ({LIMIT:,} characters)")
     args = parser.parse_args(argv)
     text = from_arguments(args)[1]
     if args.out:
         with atomic_path(args.out, suffix=".md") as tmp:
-            Path(tmp).write_text(text)
+            Path(tmp).write_text(fit(text))
     print(text)
