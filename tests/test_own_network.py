@@ -197,7 +197,7 @@ def test_a_network_evaluate_could_not_use_stops_its_train_stage_in_seconds(users
     assert errors[0].startswith(f"train.py: error: src/cnnbench/models/{name}.py: {error}")
     assert fix in errors[0]
     assert "Traceback" not in output and "Epoch 1/" not in output  # refused before training
-    # within the first minute of `dvc repro` (one start of the stage: about 8 s on a 2-core
+    # within the first minute of `dvc repro` (one start of the stage: about 10 s on a 2-core
     # AMD EPYC (Zen 3) running the test suite)
     assert seconds < 60, f"refused after {seconds:.0f} s"
     assert not (users / "models" / f"{name}.keras").exists()
