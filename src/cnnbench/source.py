@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 
 from cnnbench.errors import CnnbenchError
 
@@ -106,6 +106,33 @@ def source_reader(tree: ast.Module) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
+def parse_files(paths: Iterable[str], read: Callable[[str], bytes]) -> dict[str, ast.Module]:
+    """``{path: syntax tree}`` of the files of ``paths`` that ``read`` finds, in order."""
+    trees = {}
+    for path in paths:
+        try:
+            trees[path] = parse(read(path), path)
+        except FileNotFoundError:
+            continue
+    return trees
+
+
+def docstrings_read(trees: dict[str, ast.Module], exempt: Container[str] = REVIEWED) -> bool:
+    """Whether a file of ``trees`` (``{path: tree}``) not in ``exempt`` reads another
+    object's docstring: then docstrings count as code in every file."""
+    return any(reads_other_docstrings(tree) for path, tree in trees.items() if path not in exempt)
+
+
+def unreviewed_reader(trees: dict[str, ast.Module]) -> str:
+    """Why the code of ``trees`` may read source text: the first use of a name of
+    ``READS_SOURCE`` in a file not in ``REVIEWED``; '' when none."""
+    for path, tree in trees.items():
+        if (use := source_reader(tree)) and path not in REVIEWED:
+            return (f"{path}:{use[0]} uses {use[1]}, which can read source text, docstrings "
+                    "or line numbers")
+    return ""
+
+
 def imports(tree: ast.Module) -> set[str]:
     """The dotted names a file imports anywhere (``from a import b``: ``a`` and ``a.b``),
     with their parents."""
@@ -155,7 +182,21 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
                  if a != b), None)
 
 
-def line_text(text: bytes, number: int) -> str:
+
+
+def _line(text: bytes, number: int) -> str:
     """Line ``number`` of a file's bytes, stripped (Python's line ends only)."""
     lines = re.split(r"\r\n|\r|\n", text.decode(errors="replace"))
     return lines[number - 1].strip() if 0 < number <= len(lines) else ""
+
+
+def code_change(path: str, old: bytes, new: bytes, every: bool = False) -> str:
+    """Where ``new`` differs in code from ``old``, two versions of ``path``, as a message; ''
+    when nowhere. Docstrings count as code when either reads ``__doc__``, or with ``every``."""
+    docstrings = reads_docstrings(parse(old, path)) or reads_docstrings(parse(new, path)) or every
+    line = first_difference(old, new, docstrings, path)
+    if line is None:
+        return ""
+    reads = (" (__doc__ is read, so docstrings count as code)"
+             if docstrings and first_difference(old, new, False, path) is None else "")
+    return f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"

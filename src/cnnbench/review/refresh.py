@@ -24,8 +24,7 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.review.project import (ABSENT, changes, dvc, reason, shallow, stale_stages, status,
                                      versions)
-from cnnbench.source import (REVIEWED, first_difference, line_text, parse, reads_docstrings,
-                             reads_other_docstrings, source_reader)
+from cnnbench.source import code_change, docstrings_read, parse_files, unreviewed_reader
 
 LOCK = Path("dvc.lock")
 
@@ -83,20 +82,13 @@ def _changes(entries: list, entry: dict) -> Iterator[tuple[str | None, str]]:
 def _code(files: list[str], deps: dict[str, dict], lookup: Callable, read: Callable) -> str:
     """Why the changed Python ``files`` may run otherwise than the versions of ``deps`` (a
     stage's ``dvc.lock`` deps) did; '' when they cannot."""
-    sources = {}
-    for path in sorted(p for p in deps if p.endswith(".py")):
-        try:
-            sources[path] = parse(read(path), path)
-        except FileNotFoundError:
-            continue  # a deleted file is in the status, hence refused before
-        except CnnbenchError as err:
-            return str(err)
-    every_docstring = any(reads_other_docstrings(tree) for path, tree in sources.items()
-                          if path not in REVIEWED)
-    for path, tree in sources.items():
-        if (use := source_reader(tree)) and path not in REVIEWED:
-            return (f"{path}:{use[0]} uses {use[1]}, which can read source text, docstrings "
-                    "or line numbers")
+    try:
+        sources = parse_files(sorted(p for p in deps if p.endswith(".py")), read)
+    except CnnbenchError as err:
+        return str(err)
+    if why := unreviewed_reader(sources):
+        return why
+    every = docstrings_read(sources)
     for path in files:
         recorded = deps.get(path) or {}
         if recorded.get("hash") != "md5" or not recorded.get("md5"):
@@ -104,15 +96,10 @@ def _code(files: list[str], deps: dict[str, dict], lookup: Callable, read: Calla
         new = read(path)
         old = lookup(path, recorded["md5"], recorded.get("size"))
         try:
-            docstrings = (reads_docstrings(parse(old, path)) or reads_docstrings(sources[path])
-                          or every_docstring)
-            line = first_difference(old, new, docstrings, path)
+            if why := code_change(path, old, new, every):
+                return why
         except CnnbenchError as err:  # the recorded version is not valid Python
             return f"{err} (the version dvc.lock recorded)"
-        if line is not None:
-            reads = (" (__doc__ is read, so docstrings count as code)"
-                     if docstrings and first_difference(old, new, False, path) is None else "")
-            return f"{path}:{line} differs in code{reads}: `{line_text(new, line)}`"
     return ""
 
 

@@ -17,7 +17,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from cnnbench.source import code, imports, parse, reads_docstrings, reads_other_docstrings
+from cnnbench.source import code, docstrings_read, imports, parse, reads_docstrings
 
 PACKAGE = "cnnbench"
 #: Imported by every stage script, shapes no output (``dvc.yaml`` does not list it either).
@@ -64,8 +64,8 @@ def code_digests(*entries: str) -> dict[str, str]:
             continue
         trees[path] = parse(Path(path).read_bytes(), path)
         queue += [f for f in map(_file, sorted(_imports(trees[path]))) if f]
-    checks = _file("cnnbench.source")  # its code names __doc__ to find it, and reads none
-    every = any(reads_other_docstrings(tree) for path, tree in trees.items() if path != checks)
+    # cnnbench.source names __doc__ to find it, and reads none
+    every = docstrings_read(trees, exempt={_file("cnnbench.source")})
     digests = {}
     for path, tree in sorted(trees.items()):
         text = code(tree, every or reads_docstrings(tree))
