@@ -2,13 +2,13 @@
 set aside, unless something reads them.
 
 Two versions of a file whose syntax trees without docstrings are equal (``parse``,
-``without_docstrings``, compared by ``first_difference``) run alike, unless code reads
-docstrings (``reads_docstrings``: then they count as code, in every file when one reads
-another object's, ``reads_other_docstrings``) or source text and line numbers
-(``source_reader``: the names of ``READS_SOURCE``, allowed only in the files of ``REVIEWED``).
-``cnnbench refresh`` (``cnnbench.review.refresh``) records an edit of this kind without
-rerunning, and the code fingerprint of each run (``cnnbench.training.code``) digests the same
-trees (``code``), so an edit that refresh records leaves it as it was.
+``without_docstrings``; ``first_difference`` and ``code_change`` say where they differ) run
+alike, unless code reads docstrings (``reads_docstrings``: then they count as code, in every
+file when one reads another object's, ``docstrings_read``) or source text and line numbers
+(``source_reader``: the names of ``READS_SOURCE``, allowed only in the files of ``REVIEWED``;
+``unreviewed_reader``). ``cnnbench refresh`` (``cnnbench.review.refresh``) records an edit of
+this kind without rerunning, and the code fingerprint of each run (``cnnbench.training.code``)
+digests the same trees (``code``), so an edit that refresh records leaves it as it was.
 """
 
 from __future__ import annotations
