@@ -1,7 +1,7 @@
 """The package's layout: folders follow the pipeline, and imports only point down.
 
 Floors, lowest first: the ground floor (params, errors, files, stop flag, machine facts,
-the stage wrapper, the command line), then the wings in pipeline order. A module may
+what counts as code, the stage wrapper, the command line), then the wings in pipeline order. A module may
 import its own floor and those below, never one above; no pipeline path is written in
 the package (dvc.yaml holds them); the README and the package docstring name every part.
 """
@@ -17,8 +17,8 @@ import pytest
 from helpers import ROOT
 
 PACKAGE = ROOT / "src" / "cnnbench"
-GROUND = {"config", "errors", "files", "stop", "machine", "runner", "cli", "__init__",
-          "__main__"}
+GROUND = {"config", "errors", "files", "stop", "machine", "source", "runner", "cli",
+          "__init__", "__main__"}
 WINGS = ["data", "models", "training", "evaluate", "robustness", "report", "review", "tools"]
 
 
@@ -51,9 +51,9 @@ def _imported(path: Path, top_level_only: bool = False) -> set[str]:
 SOURCES = sorted(PACKAGE.rglob("*.py"))
 
 
-def test_at_most_eight_flat_modules_and_every_wing_is_a_package():
+def test_at_most_nine_flat_modules_and_every_wing_is_a_package():
     flat = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
-    assert len(flat) <= 8, sorted(flat)
+    assert len(flat) <= 9, sorted(flat)
     folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert folders == {"config", "data", "models", "training", "report", "review", "tools"}
     assert flat | folders == GROUND - {"__init__", "__main__"} | set(WINGS)

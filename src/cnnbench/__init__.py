@@ -11,6 +11,8 @@ Ground floor (every stage may use it; it changes rarely):
 - ``files``     atomic writes and checksums: an output is complete or absent
 - ``stop``      the stop flag that Ctrl-C and SIGTERM set
 - ``machine``   what hardware this is: CPU, features, GPUs, backend and versions
+- ``source``    what of a Python file counts as code: syntax trees without docstrings, and
+                what reads source text (for ``cnnbench refresh`` and the code fingerprint)
 - ``runner``    the stage wrapper (one-line errors, signals, quiet TensorFlow start-up);
                 it shapes no output, so no stage depends on it
 - ``cli``       the ``cnnbench`` command, which runs the modules of ``review`` and ``tools``

@@ -19,7 +19,7 @@ Listing reads the modules' source (``ast``) and imports nothing, so reading the 
 does not import Keras, and each pipeline stage imports only its own model's module. Of that
 source it reads only the top-level function names and string assignments, never a
 docstring, comment or line number, so an edit of those in a model file changes nothing
-here; ``cnnbench refresh`` relies on that (``cnnbench.review.refresh.REVIEWED``).
+here; ``cnnbench refresh`` relies on that (``cnnbench.source.REVIEWED``).
 """
 
 from __future__ import annotations

@@ -11,9 +11,7 @@ reports. docs/guide/review.md says what this guarantees and what not.
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import re
 from functools import cache
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,65 +24,9 @@ from cnnbench.errors import CnnbenchError
 from cnnbench.files import atomic_path
 from cnnbench.review.project import (ABSENT, changes, dvc, reason, shallow, stale_stages, status,
                                      versions)
-from cnnbench.training.code import (names, parse, reads_docstrings, reads_other_docstrings,
-                                    without_docstrings)
+from cnnbench.source import code_change, docstrings_read, parse_files, unreviewed_reader
 
 LOCK = Path("dvc.lock")
-#: Names whose use in code reads source text, docstrings or line numbers, so that equal
-#: syntax trees may behave differently.
-READS_SOURCE = frozenset({
-    "inspect", "linecache", "tokenize", "ast", "dis", "pydoc", "traceback", "marshal",
-    "getsource", "getsourcelines", "getsourcefile", "getfile", "getdoc", "getcomments",
-    "findsource", "getframeinfo", "get_docstring", "get_source", "get_data",
-    "_getframe", "f_lineno", "f_code", "f_back", "tb_lineno", "__code__", "co_firstlineno",
-    "co_lines", "co_positions", "co_lnotab", "co_linetable", "__file__", "__loader__",
-    "Lambda"})
-#: Files of the project allowed to read source text, each with the reason it is safe.
-REVIEWED: dict[str, str] = {
-    "src/cnnbench/models/__init__.py":
-        "the model registry parses model files with ast and reads only their top-level "
-        "function names and string assignments (DISPLAY_NAME): no docstring, comment or "
-        "line number",
-    "src/cnnbench/models/saving.py":
-        "it names Lambda only as text to find in a load error's message, to say the fix",
-    "src/cnnbench/training/code.py":
-        "it digests each file's syntax tree as refresh compares it (docstrings kept where "
-        "refresh keeps them), so two versions refresh takes as equal digest alike",
-}
-
-
-def source_reader(tree: ast.Module) -> tuple[int, str] | None:
-    """``(line, name)`` of the first use of a name of ``READS_SOURCE`` in the code; None."""
-    found = [(getattr(node, "lineno", 1), min(names(node) & READS_SOURCE))
-             for node in ast.walk(tree) if names(node) & READS_SOURCE]
-    return min(found) if found else None
-
-
-def _nodes(node: object, line: int) -> Iterator[tuple[int, object]]:
-    """A syntax tree in order: each node's type, each leaf's type and value, each list's
-    end, with the line it is on (a list's end: the line its last item ends on)."""
-    if isinstance(node, ast.AST):
-        line = getattr(node, "lineno", line)
-        yield line, type(node)
-        for name in node._fields:
-            yield from _nodes(getattr(node, name, None), line)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _nodes(item, line)
-        yield getattr(node[-1], "end_lineno", line) if node else line, "end of list"
-    else:  # leaf values: ``1``, ``1.0`` and ``True`` differ
-        yield line, (type(node), repr(node))
-
-
-def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = False,
-                     filename: str = "<source>") -> int | None:
-    """The first line of ``new`` whose code differs from ``old`` (docstrings counting as
-    code only with ``docstrings``); None when none does."""
-    trees = [parse(text, filename) for text in (old, new)]
-    if not docstrings:
-        trees = [without_docstrings(tree) for tree in trees]
-    return next((line for (_, a), (line, b) in zip(*(_nodes(tree, 1) for tree in trees))
-                 if a != b), None)
 
 
 def recorded_version(path: str, digest: str, size: int | None = None) -> bytes:
@@ -137,29 +79,16 @@ def _changes(entries: list, entry: dict) -> Iterator[tuple[str | None, str]]:
             yield None, reason(kind, path, state) + (", not Python source" * (kind == "dep"))
 
 
-def _line(text: bytes, number: int) -> str:
-    """Line ``number`` of a file's bytes, stripped (Python's line ends only)."""
-    lines = re.split(r"\r\n|\r|\n", text.decode(errors="replace"))
-    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
-
-
 def _code(files: list[str], deps: dict[str, dict], lookup: Callable, read: Callable) -> str:
     """Why the changed Python ``files`` may run otherwise than the versions of ``deps`` (a
     stage's ``dvc.lock`` deps) did; '' when they cannot."""
-    sources = {}
-    for path in sorted(p for p in deps if p.endswith(".py")):
-        try:
-            sources[path] = parse(read(path), path)
-        except FileNotFoundError:
-            continue  # a deleted file is in the status, hence refused before
-        except CnnbenchError as err:
-            return str(err)
-    every_docstring = any(reads_other_docstrings(tree) for path, tree in sources.items()
-                          if path not in REVIEWED)
-    for path, tree in sources.items():
-        if (use := source_reader(tree)) and path not in REVIEWED:
-            return (f"{path}:{use[0]} uses {use[1]}, which can read source text, docstrings "
-                    "or line numbers")
+    try:
+        sources = parse_files(sorted(p for p in deps if p.endswith(".py")), read)
+    except CnnbenchError as err:
+        return str(err)
+    if why := unreviewed_reader(sources):
+        return why
+    every = docstrings_read(sources)
     for path in files:
         recorded = deps.get(path) or {}
         if recorded.get("hash") != "md5" or not recorded.get("md5"):
@@ -167,15 +96,10 @@ def _code(files: list[str], deps: dict[str, dict], lookup: Callable, read: Calla
         new = read(path)
         old = lookup(path, recorded["md5"], recorded.get("size"))
         try:
-            docstrings = (reads_docstrings(parse(old, path)) or reads_docstrings(sources[path])
-                          or every_docstring)
-            line = first_difference(old, new, docstrings, path)
+            if why := code_change(path, old, new, every):
+                return why
         except CnnbenchError as err:  # the recorded version is not valid Python
             return f"{err} (the version dvc.lock recorded)"
-        if line is not None:
-            reads = (" (__doc__ is read, so docstrings count as code)"
-                     if docstrings and first_difference(old, new, False, path) is None else "")
-            return f"{path}:{line} differs in code{reads}: `{_line(new, line)}`"
     return ""
 
 
