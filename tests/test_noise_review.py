@@ -175,7 +175,7 @@ def _exp(name: str, rev: str, accuracy: dict[str, float]) -> dict:
 def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypatch):
     """The workspace has seed repeats of ResNet18 only: an experiment 0.002 above it is
     within noise, one 0.25 above beyond it; LeNet5's changes are plain, noise unknown."""
-    from cnnbench.review.experiments import first_revision, table
+    from cnnbench.review.experiments import rows, table
     from cnnbench.review.project import pipeline_paths
     from cnnbench.review.runs import side_runs
 
@@ -193,7 +193,7 @@ def test_experiments_mark_changes_within_the_first_rows_noise(tmp_path, monkeypa
                                                    "resnet18": main["resnet18"] + 0.002})]},
                  {"revs": [_exp("far", "c" * 40, {"lenet5": 0.4778 + 0.25,
                                                   "resnet18": main["resnet18"] + 0.25})]}]}]
-    assert first_revision(shown) == "workspace"
+    assert rows(shown)[0][1] == "workspace"
     models = ["lenet5", "resnet18"]
     text = table(shown, models, "test.accuracy", "metrics",
                  noise=side_runs(None, models, pipeline_paths()))

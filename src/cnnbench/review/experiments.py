@@ -45,12 +45,6 @@ def rows(shown: list[dict]) -> list[tuple[str, str, dict]]:
     return found
 
 
-def first_revision(shown: list[dict]) -> str | None:
-    """The first row's revision: ``workspace`` or a commit; None if no row."""
-    found = rows(shown)
-    return found[0][1] if found else None
-
-
 def _params(data: dict) -> dict:
     """One row's params as ``{dotted.key: value}``, every params file together."""
     flat = [pd.json_normalize(entry.get("data") or {}, sep=".").iloc[0].to_dict()
@@ -130,8 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     models = model_names(None, args.params)
     with dvc("exp show") as repo:  # as `dvc exp show --json`
         shown = json.loads(json.dumps([e.dumpd() for e in repo.experiments.show()], default=str))
-    paths = pipeline_paths()
-    rev = first_revision(shown)
+    paths, first = pipeline_paths(), rows(shown)[:1]  # the first row: workspace or a commit
+    rev = first[0][1] if first else None
     noise = side_runs(None if rev == "workspace" else rev, models, paths) if rev else None
     print(table(shown, models, args.metric, paths["metrics"], noise=noise))
 

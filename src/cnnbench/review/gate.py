@@ -10,8 +10,6 @@ Warns, without failing, of committed seed repeats that are no noise of their mai
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cnnbench import runner
 from cnnbench.report.provenance import left_out
 from cnnbench.review.project import (downstream, model_names, pipeline_paths, stale_stages,
@@ -69,17 +67,12 @@ def markdown() -> str:
                        + (f"\n\n{stages}" if stages else "") for title, text, stages in verdict())
 
 
-def stale_repeats(params: str | Path = "params.yaml") -> list[str]:
-    """One line per model whose committed seed repeats are not all noise of its main run."""
-    runs = side_runs(None, model_names(None, params), pipeline_paths())
-    return ["; ".join(left_out(model, found.left_out)) for model, found in runs.items()
-            if found.left_out]
-
-
 def main(argv: list[str] | None = None) -> None:
     args = runner.parser(__doc__, prog="cnnbench gate").parse_args(argv)
-    for line in stale_repeats(args.params):
-        print(f"gate: warning: {line}")
+    runs = side_runs(None, model_names(None, args.params), pipeline_paths())
+    for model, found in runs.items():  # repeats that are not all noise of their main run
+        if found.left_out:
+            print(f"gate: warning: {'; '.join(left_out(model, found.left_out))}")
     parts = verdict()
     for title, text, stages in parts:
         print(f"gate: {title[0].lower()}{title[1:]}: {text}" + (f"\n{stages}" if stages else ""))

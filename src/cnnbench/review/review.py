@@ -10,9 +10,11 @@ diff``, with the Vega scripts of ``--vega-dir`` (``make vega``) or DVC's CDN one
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
+from importlib import resources
 from pathlib import Path
 
 from tabulate import tabulate
@@ -22,24 +24,11 @@ from cnnbench.review.compare import arguments, from_arguments
 from cnnbench.review.project import dvc, resolve
 
 VEGA_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
-PAGE = """<!DOCTYPE html>
-<html>
-<head>
-  <meta charset="utf-8">
-  <title>cnnbench: plots of {base} against the working tree</title>
-{scripts}
-  <style>body {{ font-family: sans-serif; }} table {{ border-spacing: 15px; }}</style>
-</head>
-<body>
-  <h1>cnnbench: {base} against the working tree</h1>
-  {{plot_divs}}
-</body>
-</html>
-"""
 
 
 def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
-    """DVC's page with local copies of the Vega scripts when there are, else its CDN ones."""
+    """DVC's page (page.html) with local copies of the Vega scripts when there are, else its
+    CDN ones."""
     if vega_dir and all((vega_dir / f).is_file() for f in VEGA_FILES):
         (out / "vendor").mkdir(parents=True, exist_ok=True)
         for name in VEGA_FILES:
@@ -47,7 +36,8 @@ def html_template(base: str, vega_dir: Path | None, out: Path) -> str:
         scripts = "\n".join(f'  <script src="vendor/{name}"></script>' for name in VEGA_FILES)
     else:
         scripts = "{scripts}"
-    return PAGE.format(base=base, scripts=scripts)
+    page = resources.files(__package__).joinpath("page.html").read_text()
+    return page.format(base=html.escape(base), scripts=scripts)
 
 
 def _demote(markdown: str) -> str:
