@@ -9,12 +9,14 @@ models and moves ResNet18's test accuracy by +0.002 and VGG16's by +0.25.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 
 from helpers import DEFAULT_PARAMS, ROOT, change_cell, commit, run, write_record
@@ -325,3 +327,36 @@ def test_left_out_repeats_are_counted_per_reason_with_the_fix():
         "1 repeat of VGG16 ran with other numerics (x); run `cnnbench repeats` with "
         "experiments on the main run's machine"]
     assert left_out("vgg16", [code])[0].startswith("1 repeat of VGG16 predates `a.py`;")
+
+
+def _add_scores(repo: Path, scores: dict) -> None:
+    """Robustness and calibration numbers in the metrics files (main run and repeats) of
+    the seeds in ``scores``."""
+    for path in (repo / "metrics").rglob("*.json"):
+        record = json.loads(path.read_text())
+        seed = record.get("repeat", {}).get("seed", 0)
+        if seed not in scores[record["model"]]:
+            continue
+        mca, ece = scores[record["model"]][seed]
+        record["robustness"] = {"mean_corruption_accuracy": mca, "relative": mca / 0.8}
+        record["calibration"] = {"ece": ece, "brier": 2 * ece}
+        path.write_text(json.dumps(record))
+
+
+@pytest.mark.slow
+def test_compare_lists_robustness_and_calibration_rows_with_noise_verdicts(tmp_path):
+    repo = _project(tmp_path / "repo")
+    base = {"resnet18": {0: (0.500, 0.050), 1: (0.505, 0.052), 2: (0.496, 0.049)},
+            "vgg16": {0: (0.400, 0.030), 1: (0.404, 0.031), 2: (0.397, 0.029)}}
+    _add_scores(repo, base)
+    run(["git", "commit", "-qa", "--amend", "--no-edit"], repo)
+    _pull_request(repo, {m: {0: BASE[m][0]} for m in MODELS}, own_repeats=False)
+    _add_scores(repo, {"resnet18": {0: (0.501, 0.0505)}, "vgg16": {0: (0.600, 0.030)}})
+    run(["git", "commit", "-qa", "--amend", "--no-edit"], repo)
+    text = _compare(repo)
+    assert change_cell(text, "ResNet18", "mean corruption accuracy") == "~ +0.0010"
+    assert change_cell(text, "VGG16", "mean corruption accuracy").startswith("+0.2000 (noise ±0.0")
+    assert change_cell(text, "VGG16", "relative robustness").startswith("+0.2500 (noise ±0.0")
+    assert change_cell(text, "ResNet18", "calibration ECE").startswith("~ +0.0005")
+    assert change_cell(text, "VGG16", "Brier score").startswith("~ ")
+    assert "VGG16 mean corruption accuracy +0.200" in text.splitlines()[2]

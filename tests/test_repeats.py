@@ -248,19 +248,6 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
 
 
 @pytest.mark.slow
-def test_collect_skips_a_model_the_experiment_did_not_retrain(project):
-    repo, _ = project
-    run(["dvc", "exp", "run", "--temp", "-n", "evalonly", "-S", "evaluate.batch_size=16"],
-        repo)
-    result = run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out", "evalonly"],
-                 repo, check=False)
-    assert result.returncode == 2
-    assert "evalonly: lenet5 skipped: trained with the main run's seed 0" in result.stdout
-    assert result.stderr.strip().splitlines()[-1].endswith("no seed repeat found in evalonly")
-    assert not (repo / "out").exists()
-
-
-@pytest.mark.slow
 def test_collect_names_an_unknown_experiment(project):
     repo, _ = project
     result = subprocess.run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out",
@@ -372,6 +359,7 @@ def test_a_changed_network_is_beyond_noise_and_the_gate_warns_of_its_stale_repea
     each with a seed-1 repeat, committed; LeNet5's network changed and its seed 0 rerun with
     `dvc repro`. The gate passes and warns, in one line, that LeNet5's repeat predates the
     network; `cnnbench compare` names LeNet5's change beyond noise and SubNet's within it.
+    On the way, collecting an experiment that did not retrain a model skips that model.
     The test accuracies are set to the review scenario's (LeNet5 +0.25, SubNet +0.002, runs
     of one seed 0.006 apart), so that the verdicts do not hang on a tiny data set's noise;
     what produced each run (code, numerics, params, data) is the pipeline's own record."""
@@ -384,6 +372,16 @@ def test_a_changed_network_is_beyond_noise_and_the_gate_warns_of_its_stale_repea
     commit(repo, "subnet")
     run(["dvc", "exp", "run", "--temp", "-n", "subnet1", "-S", "train.seed=1",
          "evaluate@subnet"], repo)
+    # subnet1 retrained SubNet alone: for LeNet5 alone there is nothing to collect
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["models"] = {"lenet5": params["models"]["lenet5"]}
+    (tmp_path / "lenet5.yaml").write_text(yaml.safe_dump(params))
+    alone = run([sys.executable, "-m", "cnnbench", "repeats", "--params",
+                 str(tmp_path / "lenet5.yaml"), "--out", "out", "subnet1"], repo, check=False)
+    assert alone.returncode == 2
+    assert "subnet1: lenet5 skipped: trained with the main run's seed 0" in alone.stdout
+    assert alone.stderr.strip().splitlines()[-1].endswith("no seed repeat found in subnet1")
+    assert not (repo / "out").exists()
     run([*collect, "subnet1"], repo)
     _set_accuracy(repo, {"metrics/lenet5.json": 0.7163, "metrics/subnet.json": 0.9000,
                          "metrics/repeats/seed1/lenet5.json": 0.7100,
