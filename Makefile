@@ -1,7 +1,7 @@
 # cnnbench quick start:
 #   make estimate  how long `make repro` will take on this machine (about a minute)
 #   make repro   set up .venv, check params.yaml (cnnbench check), run the pipeline (dvc repro)
-#   make check   set up .venv and run the fast tests (under a minute)
+#   make check   set up .venv and run the fast tests (a few minutes)
 #   make test    set up .venv and run all the tests
 # Set PYTHON to pick the interpreter that creates .venv (default: python3).
 # CNNBENCH_DATA=DIR make repro: fetch reads the data set that params.yaml names (data.source)
