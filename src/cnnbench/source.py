@@ -182,8 +182,6 @@ def first_difference(old: str | bytes, new: str | bytes, docstrings: bool = Fals
                  if a != b), None)
 
 
-
-
 def _line(text: bytes, number: int) -> str:
     """Line ``number`` of a file's bytes, stripped (Python's line ends only)."""
     lines = re.split(r"\r\n|\r|\n", text.decode(errors="replace"))
