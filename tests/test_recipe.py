@@ -6,8 +6,9 @@
   the smoothed loss against its formula, the optimizer's settings, per-image augmentation
   that is off in inference and leaves the architectures' parameter counts alone.
 - A modern-recipe run interrupted after its first epoch resumes to exactly the metrics
-  of an uninterrupted run (augmentation is seeded per epoch), and flip TTA scores the
-  mean of each image's and its mirror's predictions.
+  of an uninterrupted run (augmentation is seeded per epoch); a machine of another numerics
+  class or other code starts afresh instead. Flip TTA scores the mean of each image's and
+  its mirror's predictions.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cnnbench.data.prepare import prepare
 from cnnbench.evaluate import evaluate
 from cnnbench.training.recipe import (SmoothedSparseCrossentropy, learning_rate_schedule, make_loss,
                              make_optimizer)
+from cnnbench.training import train as train_module
 from cnnbench.training.train import compile_model, seed_everything, train
 
 MODERN = TrainParams(recipe="modern", optimizer="sgd", learning_rate=0.2, nesterov=True,
@@ -123,8 +125,8 @@ def without_times(records: list[dict]) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_a_modern_run_resumed_after_a_crash_matches_an_uninterrupted_one(prepared,
-                                                                        monkeypatch):
+def test_a_modern_run_resumed_after_a_crash_matches_an_uninterrupted_one(prepared, monkeypatch,
+                                                                        capsys):
     data = prepared / "data.npz"
     straight = train("lenet5", data, prepared / "a" / "model.keras", prepared / "a" / "log",
                      prepared / "a" / "ckpt", MODERN)
@@ -141,9 +143,25 @@ def test_a_modern_run_resumed_after_a_crash_matches_an_uninterrupted_one(prepare
         train("lenet5", data, prepared / "b" / "model.keras", prepared / "b" / "log",
               prepared / "b" / "ckpt", MODERN)
     assert not (prepared / "b" / "model.keras").exists()
+
+    # neither another numerics class nor other code goes on from this checkpoint
+    def crash_before_saving(self, epoch, logs=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint_module.EpochCheckpoint, "on_epoch_end", crash_before_saving)
+    capsys.readouterr()
+    for patch, other in (("numerics", lambda: "another class"),
+                         ("code_digests", lambda *entries: {"lenet5.py": "other"})):
+        with monkeypatch.context() as context, pytest.raises(KeyboardInterrupt):
+            context.setattr(train_module, patch, other)
+            train("lenet5", data, prepared / "b" / "model.keras", prepared / "b" / "log",
+                  prepared / "b" / "ckpt", MODERN)
+        name = "code" if patch == "code_digests" else patch
+        assert f"made with other {name}; starting afresh" in capsys.readouterr().out
     monkeypatch.setattr(checkpoint_module.EpochCheckpoint, "on_epoch_end", original)
     resumed = train("lenet5", data, prepared / "b" / "model.keras", prepared / "b" / "log",
                     prepared / "b" / "ckpt", MODERN)
+    assert "resuming from the checkpoint of epoch 1" in capsys.readouterr().out
     assert len(resumed) == MODERN.epochs
     assert without_times(resumed) == without_times(straight)
     assert all(math.isfinite(r["train/loss"]) for r in straight)

@@ -4,9 +4,10 @@
 (``model.save_weights``) and the epoch records into a folder outside the stage's outputs,
 swapping a complete new copy in for the old one as every output is (``files.atomic_path``),
 so that a kill at any moment (SIGKILL included) leaves the last complete checkpoint; after
-Ctrl-C or SIGTERM, the one before. ``restore`` loads it before ``fit`` when its fingerprint
-(model, params, data) matches this run; ``remove`` deletes it once the run's outputs are
-written.
+Ctrl-C or SIGTERM, the one before. ``restore`` loads it before ``fit`` only when what made
+it (model, params, data and backend; code; numerics fingerprint) is what makes this run, so
+a run is never the work of two code versions or two numerics classes; ``remove`` deletes
+it once the run's outputs are written.
 
 Keras' ``BackupAndRestore`` writes its weights and its epoch counter as two files in
 place, so a kill between the two can pair weights with the wrong epoch, and it keeps no
@@ -38,10 +39,10 @@ def fingerprint(*parts: object, files: tuple[str | os.PathLike, ...] = ()) -> st
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    def __init__(self, directory: str | os.PathLike, key: str, history) -> None:
+    def __init__(self, directory: str | os.PathLike, made_by: dict[str, str], history) -> None:
         super().__init__()
         self.directory = Path(directory)
-        self.key = key
+        self.made_by = made_by  # {what: its fingerprint}, e.g. {"code": ..., "numerics": ...}
         self.history = history  # the EpochHistory whose records are saved with the weights
 
     @property
@@ -54,8 +55,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
             state = json.loads((self.current / STATE).read_text())
         except (OSError, ValueError):
             return 0, []
-        if state.get("key") != self.key:
-            print(f"checkpoint in {self.directory} is for other params or data; "
+        made_by = state.get("made_by")
+        other = [what for what, value in self.made_by.items()
+                 if not isinstance(made_by, dict) or made_by.get(what) != value]
+        if other:
+            print(f"checkpoint in {self.directory} was made with other {' and '.join(other)}; "
                   "starting afresh", flush=True)
             return 0, []
         if not model.optimizer.built:
@@ -70,7 +74,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
             staging.mkdir()
             self.model.save_weights(staging / WEIGHTS)
             (staging / STATE).write_text(json.dumps(
-                {"key": self.key, "epochs": epoch + 1, "records": self.history.records}))
+                {"made_by": self.made_by, "epochs": epoch + 1, "records": self.history.records}))
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -157,9 +157,15 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
     params = replace(params, steps_per_execution=trainee.steps_per_execution)  # as logged
     history = EpochHistory(name)
     source = (architecture,) if architecture.endswith(".py") else ()
-    key = fingerprint(name, {**asdict(params), "architecture": architecture},
-                      keras.backend.backend(), files=(data_file, *source))
-    checkpoint = EpochCheckpoint(checkpoint_dir, key, history)
+    script = sys.argv[0] if sys.argv[0].endswith(".py") else ""
+    here = [script] if script and not os.path.relpath(script).startswith("..") else []
+    code = code_digests(*here, architecture)
+    checkpoint = EpochCheckpoint(checkpoint_dir, {
+        "params or data": fingerprint(
+            name, {**asdict(params), "architecture": architecture}, keras.backend.backend(),
+            files=(data_file, *source)),
+        "code": fingerprint(code),
+        "numerics": machine["numerics"]}, history)
     initial_epoch, history.records = checkpoint.restore(trainee)
     batches, order = train_batches(dataset.train.x, dataset.train.y, params.batch_size,
                                    params.seed, worker.rank, worker.world)
@@ -178,10 +184,8 @@ def train(name: str, data_file: str | os.PathLike, model_out: str | os.PathLike,
                                if c is not None],
                     shuffle=False, verbose=1 if sys.stdout.isatty() else 2)
     raise_if_stopped()
-    script = sys.argv[0] if sys.argv[0].endswith(".py") else ""
-    here = [script] if script and not os.path.relpath(script).startswith("..") else []
     logged = {"model": name, "architecture": architecture, **asdict(params),
-              "code": code_digests(*here, architecture), "machine": machine}
+              "code": code, "machine": machine}
     if dataset.validation is not None:  # the seed protocol's logs stay as they were
         logged["protocol"] = dataset.protocol
     if worker.world > 1:
