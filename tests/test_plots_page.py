@@ -34,8 +34,9 @@ COLOURS = {display_name(m): "#%02x%02x%02x" % tuple(round(255 * c) for c in colo
            for m, colour in model_colours(MODELS).items()}
 
 
-#: whether the committed results have robustness scores (a heat map and reliability charts)
-SCORED = (ROOT / "plots/robustness").is_dir()
+#: the models whose committed results have robustness scores (a reliability chart each,
+#: and with any of them a heat map)
+SCORED = [m for m in MODELS if (ROOT / f"plots/robustness/{m}.json").is_file()]
 
 
 def _figures(repo: Path) -> list[str]:
@@ -126,13 +127,13 @@ def test_the_page_shows_each_figure_once_per_revision_and_the_curve_charts(proje
         assert f'<div id="{re.sub(r"[^A-Za-z0-9]", "_", chart)}"' in dom, chart
     canvases = re.findall(r'<canvas width="(\d+)" height="(\d+)" class="marks"', dom)
     # a confusion matrix, per-class bars and a reliability diagram per model, and the
-    # corruption heat map; results from before robustness scores leave the heat map and the
-    # reliability charts empty (0 x 0); the four curve charts draw as SVG
+    # corruption heat map; results from before robustness scores leave the heat map and
+    # those models' reliability charts empty (0 x 0); the four curve charts draw as SVG
     expected = 1 + 3 * len(MODELS)
     assert len(canvases) == expected, result.stderr[-2000:]
     assert len(re.findall(r'<svg [^>]*class="marks"', dom)) == len(CURVES)
     drawn = [(w, h) for w, h in canvases if (w, h) != ("0", "0")]
-    assert len(drawn) == expected - (0 if SCORED else 1 + len(MODELS)), canvases
+    assert len(drawn) == 2 * len(MODELS) + len(SCORED) + bool(SCORED), canvases
     assert all(int(w) > 100 and int(h) > 100 for w, h in drawn), canvases
     assert not console_errors(result)
 

@@ -248,6 +248,19 @@ def test_repeats_are_collected_from_experiments_and_averaged(project):
 
 
 @pytest.mark.slow
+def test_an_experiment_held_in_the_workspace_repeats_the_committed_run(project, tmp_path):
+    """`dvc exp run` without --queue (which resumes a killed run from its checkpoint) or
+    `dvc exp apply` leaves the experiment's run in the workspace: it repeats the last
+    commit's main run, not itself."""
+    repo = Path(shutil.copytree(project[0], tmp_path / "repo", symlinks=True))
+    run(["dvc", "exp", "apply", "seed1"], repo)
+    assert yaml.safe_load((repo / "plots/train/lenet5/params.yaml").read_text())["seed"] == 1
+    result = run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out", "seed1"], repo)
+    assert "seed1: lenet5 seed 1: test accuracy" in result.stdout
+    assert json.loads((repo / "out/seed1/lenet5.json").read_text())["repeat"]["seed"] == 1
+
+
+@pytest.mark.slow
 def test_collect_names_an_unknown_experiment(project):
     repo, _ = project
     result = subprocess.run([sys.executable, "-m", "cnnbench", "repeats", "--out", "out",

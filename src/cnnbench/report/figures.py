@@ -32,6 +32,7 @@ Run through the pipeline (``dvc repro plot``) or ``stages/plot.py --help``.
 from __future__ import annotations
 
 import os
+import textwrap
 import zlib
 from pathlib import Path
 
@@ -78,9 +79,10 @@ def model_colours(models: list[str]) -> dict[str, tuple]:
 
 def _figure(subtitle: str, ncols: int = 1, figsize: tuple[float, float] = COMPARISON_SIZE,
             nrows: int = 1):
-    """A figure with constrained layout and the run's description below its axes."""
+    """A figure with constrained layout and the run's description below its axes, wrapped
+    to the figure's width (models trained on several machines make it long)."""
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, layout="constrained")
-    fig.text(0.5, 0, subtitle, ha="center", va="top", fontsize=5.5, color="0.3")
+    fig.text(0.5, 0, subtitle, ha="center", va="top", fontsize=5.5, color="0.3", wrap=True)
     return fig, axes
 
 
@@ -140,9 +142,10 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
     groups = ([(None, metrics)] if machines is None or machines.nunique() < 2 else
               [(m, metrics.loc[machines[machines == m].index]) for m in machines.unique()])
     width, height = COMPARISON_SIZE
-    # panels of several machines share the width of about two single charts
+    # panels of several machines share little more than one chart's width, so that two
+    # revisions side by side still fit a page (the axes' titles wrap to suit)
     fig, axes = _figure(subtitle, ncols=len(groups),
-                        figsize=(width * min(len(groups), 1 + 0.4 * (len(groups) - 1)), height))
+                        figsize=(width * min(len(groups), 1.15), height))
     for ax, (machine, rows) in zip(np.atleast_1d(axes), groups, strict=True):
         ax.scatter(rows[column], rows["test.accuracy"], zorder=3,
                    c=[colours[m] for m in rows.index])
@@ -162,8 +165,9 @@ def plot_accuracy_against(metrics: pd.DataFrame, column: str, xlabel: str, title
         ax.set_ylim(0, 1)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("Test accuracy")
-        ax.set_title(title if machine is None else f"{title}\n{machine}",
-                     fontsize=None if machine is None else 7)
+        ax.set_title(title if machine is None else
+                     "\n".join([title, *textwrap.wrap(machine, 60 // len(groups))]),
+                     fontsize=None if machine is None else 6)
     return fig
 
 

@@ -43,15 +43,13 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
             paths: dict[str, str], log=print) -> list[Path]:
     """Write ``out/seed<N>/<model>.json`` for every seed repeat found; return the paths."""
     logs, metrics_dir = paths["logs"], paths["metrics"]
-    main_seeds = {}
+    main_logs = {}
     for model in models:
         try:
-            main_log = _read(f"{logs}/{model}/params.yaml", None, None, yaml.safe_load)
+            main_logs[model] = _read(f"{logs}/{model}/params.yaml", None, None, yaml.safe_load)
         except DataError:
             log(f"{model}: no main run in the workspace to repeat; skipped")
-            continue
-        main_seeds[model] = main_log.get("seed")
-    models = list(main_seeds)
+    models = list(main_logs)
     written = []
     for name in experiments:
         rev = resolve(name, "experiment")
@@ -64,8 +62,13 @@ def collect(experiments: list[str], models: list[str], out: str | os.PathLike,
             except DataError as err:
                 log(f"{name}: {model} skipped: {err}")
                 continue
-            seed = params.get("seed")
-            if seed == main_seeds[model]:
+            seed, main_seed = params.get("seed"), main_logs[model].get("seed")
+            if params == main_logs[model]:
+                # the workspace holds this very run (`dvc exp run` without --queue, or
+                # `dvc exp apply`): the main run is the last commit's
+                committed = read("HEAD", f"{logs}/{model}/params.yaml")
+                main_seed = (yaml.safe_load(committed) or {}).get("seed") if committed else None
+            if seed == main_seed:
                 log(f"{name}: {model} skipped: trained with the main run's seed {seed} "
                     "(not retrained in this experiment?)")
                 continue
