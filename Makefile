@@ -90,10 +90,11 @@ check: $(TEST_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
 
 # One worker per core, at most 8 (each holds a TensorFlow); each test file stays on one
-# worker, so a fixture that runs the pipeline once for a whole file runs once (loadfile).
+# worker, so a fixture that runs the pipeline once for a whole file runs once (loadfile);
+# files go out in collection order, which tests/conftest.py sorts longest first.
 test: $(TEST_STAMP) vega
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n auto --maxprocesses 8 \
-	    --dist loadfile --durations=15
+	    --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: setup
 	mkdir -p bench/results
