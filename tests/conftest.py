@@ -21,13 +21,18 @@ from helpers import run_lenet5_project
 #: the modules that run the pipeline, longest first (their setup and tests together, on a
 #: 2-core machine); the others follow in collection order
 LONGEST_FIRST = ("test_pipeline.py", "test_repeats.py", "test_own_network.py",
-                 "test_review.py", "test_robustness.py", "test_sharing.py",
+                 "test_robustness.py", "test_sharing.py", "test_review.py",
                  "test_failed_runs.py", "test_refresh.py", "test_distributed.py",
-                 "test_validation.py")
+                 "test_bench.py", "test_validation.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Order the modules longest first (a stable sort: tests keep their order within one)."""
+    gone = [name for name in LONGEST_FIRST if not (Path(__file__).parent / name).exists()]
+    if gone:
+        raise pytest.UsageError(f"tests/conftest.py: LONGEST_FIRST names {gone}, which "
+                                "tests/ does not have")
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
