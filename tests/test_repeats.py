@@ -132,6 +132,33 @@ def test_a_repeat_of_other_code_or_numerics_is_left_out_with_the_reason(tmp_path
     assert len(left_out) == 1 and left_out[0].startswith(f"2 repeats of LeNet5 {reason}")
 
 
+def test_a_repeat_that_imported_the_package_from_an_install_matches_by_package_file(
+        tmp_path):
+    """A run that imported cnnbench from an install (a clone whose stage scripts found
+    another checkout's editable install) names its package files ``cnnbench/...``; the
+    main run, importing from the project, ``src/cnnbench/...``. Same digests pool; a
+    changed one is named as in the project."""
+    main_code = {"stages/train.py": "t0", "src/cnnbench/models/lenet5.py": "m0",
+                 "src/cnnbench/errors.py": "e0"}
+    write_record(tmp_path / "logs/lenet5/params.yaml", {**PARAMS, "code": main_code})
+    write_record(tmp_path / "data.json", {"data": DATA})
+    installed = {"stages/train.py": "t0", "src/cnnbench/models/lenet5.py": "m0",
+                 "cnnbench/errors.py": "e0"}
+    for seed, errors in ((1, "e0"), (2, "e1")):
+        write_record(tmp_path / f"repeats/seed{seed}/lenet5.json",
+                     {"model": "lenet5", "test": {"accuracy": 0.5, "loss": 1.0},
+                      "repeat": {"experiment": f"e{seed}", "seed": seed, **SAME,
+                                 "protocol": protocol_digest(PARAMS, DATA),
+                                 "code": {**installed, "cnnbench/errors.py": errors}}})
+    metrics = pd.DataFrame({"test.accuracy": [0.48], "test.loss": [1.5]}, index=["lenet5"])
+    table, left_out = over_seeds(metrics, load_repeats(["lenet5"], tmp_path / "repeats"),
+                                 main_runs(["lenet5"], tmp_path / "logs",
+                                           tmp_path / "data.json"))
+    assert table.loc["lenet5", "n"] == 2
+    assert left_out == ["1 repeat of LeNet5 predates `src/cnnbench/errors.py`; run "
+                        "`cnnbench repeats` with experiments of the current code"]
+
+
 def test_one_run_has_no_std_and_a_missing_folder_no_repeats(tmp_path):
     write_record(tmp_path / "logs/lenet5/params.yaml", PARAMS)
     write_record(tmp_path / "data.json", {"data": DATA})

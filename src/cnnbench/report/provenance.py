@@ -5,7 +5,9 @@ A run (a main run's training log, or a seed repeat's ``repeat`` record) is known
 - ``protocol``: ``protocol_digest`` of its training params (all but the seed and
   speed-only knobs) and of the data (checksum and split sizes);
 - ``code``: per-file digests of the code it trained with, comments, docstrings and
-  formatting set aside (``cnnbench.training.code``, recorded in the training log);
+  formatting set aside (``cnnbench.training.code``, recorded in the training log); a
+  package file is one file whether the run imported it from the project's ``src/`` or
+  from an install, which names it by package (``cnnbench/...``);
 - its numerics class (``numerics_class``): the machine's numerics fingerprint
   (``cnnbench.machine.numerics``), or for runs recorded before it, the backend, the device
   and the CPU's vector extensions.
@@ -87,6 +89,14 @@ def numerics_class(machine: dict | None) -> str:
     return f"{device} on {machine.get('backend', '?')}"
 
 
+def project_paths(code: dict[str, str]) -> dict[str, str]:
+    """A code fingerprint with each package file named as in the project
+    (``src/cnnbench/...``): a run that imported the package from an install names it
+    ``cnnbench/...``."""
+    return {f"src/{path}" if path.startswith("cnnbench/") else path: digest
+            for path, digest in code.items()}
+
+
 def run_record(log: dict, data: dict) -> dict:
     """A main run's provenance from its training log and the data summary's ``data``: the
     fields a repeat's ``repeat`` record carries."""
@@ -104,8 +114,8 @@ def apart(main: dict, repeat: dict) -> tuple[str, str] | None:
         return "code", "predate recorded code fingerprints"
     if repeat.get("protocol") != main.get("protocol"):
         return "protocol", "ran other params or data"
-    changed = sorted(path for path in {*main["code"], *repeat["code"]}
-                     if main["code"].get(path) != repeat["code"].get(path))
+    ours, theirs = project_paths(main["code"]), project_paths(repeat["code"])
+    changed = sorted(path for path in {*ours, *theirs} if ours.get(path) != theirs.get(path))
     if changed:
         return "code", "predate " + ", ".join(f"`{path}`" for path in changed[:3]) + (
             f" and {len(changed) - 3} more files" if len(changed) > 3 else "")
