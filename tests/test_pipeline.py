@@ -35,7 +35,7 @@ METRIC_KEYS = ["params.total", "params.trainable", "flops.macs", "train.loss", "
                "robustness.severity.s5", "robustness.per_severity.jpeg_compression.s3",
                "calibration.ece", "calibration.brier", "calibration.nll"]
 #: images of the corrupted subset (of the 60 test images)
-CORRUPTED = 20
+CORRUPTED = 12
 
 
 @pytest.fixture(scope="module")

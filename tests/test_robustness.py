@@ -222,7 +222,8 @@ def test_bad_params_are_one_clear_error_and_keep_earlier_outputs(workdir, tmp_pa
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    """Prepared data (240 train, 40 test images) and params for a 3-epoch inception10 run."""
+    """Prepared data (240 train, 40 test images) and params for a 3-epoch inception10 run
+    (30 steps an epoch)."""
     folder_path = network_files(tmp_path_factory.mktemp("tiny"), "inception10", "alexnet8",
                                 "lenet5")
     archive = make_image_folder(folder_path / "src", train_per_class=24, test_per_class=4,
@@ -232,7 +233,7 @@ def tiny(tmp_path_factory) -> Path:
     shutil.copy(archive, raw)
     prepare(raw, folder_path / "data.npz", folder_path / "data.json")
     write_params(folder_path / "params.yaml", data__source=str(archive),
-                 train__epochs=3, train__batch_size=4)
+                 train__epochs=3, train__batch_size=8)
     return folder_path
 
 
