@@ -320,7 +320,7 @@ def test_sigterm_or_ctrl_c_is_one_line_and_leaves_no_outputs(tiny, sig):
     time.sleep(1.0)
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr[-3000:]
     assert stderr.strip().splitlines()[-1] == (
         "train.py: interrupted; nothing was written. Run `dvc repro` again to redo it.")
     assert "Traceback" not in stderr
@@ -354,6 +354,34 @@ def test_a_swallowed_sigterm_still_stops_before_any_output_is_written(tmp_path):
     assert reached_write, "the stage did not go on after the swallowed interrupt"
     assert not target.exists()
     assert not list(tmp_path.iterdir())  # no temporary file left either
+
+
+def test_an_error_that_follows_an_interrupt_is_reported_as_the_interrupt(capsys):
+    """An interrupt that library code masks, or that leaves an object half-built so that the
+    next call fails with another error, still ends as the one interrupted line and 130; the
+    same error without a stop request still raises."""
+    from cnnbench.runner import run_stage
+
+    def main(argv, stop_first=True):
+        if stop_first:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises here
+            except KeyboardInterrupt:
+                pass  # masked, as a library callback can
+        raise RuntimeError("state left half-built")
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert run_stage(main, []) == 130
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].endswith(
+            ": interrupted; nothing was written. Run `dvc repro` again to redo it.")
+        with pytest.raises(RuntimeError, match="half-built"):
+            run_stage(lambda argv: main(argv, stop_first=False), [])
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def test_an_interrupt_swallowed_in_a_destructor_prints_no_traceback(tmp_path):

@@ -3,7 +3,8 @@
 Every problem a user can cause (a bad param, a missing file, a corrupt archive)
 raises ``errors.CnnbenchError`` with a message that names the key or file. ``run_stage``
 turns it into one line on stderr and a non-zero exit, and turns Ctrl-C and SIGTERM into
-one line instead of a traceback, after temporary files are cleaned up. It also keeps
+one line instead of a traceback, after temporary files are cleaned up; an error that follows
+a stop request is reported as the stop. It also keeps
 TensorFlow's start-up notices (logged before its logging is set up, so that
 TF_CPP_MIN_LOG_LEVEL cannot hide them) off the screen; any other line TensorFlow writes
 while it loads, a warning about a bad setting for instance, still shows.
@@ -116,13 +117,18 @@ def run_stage(main: Callable[[list[str] | None], None], argv: list[str] | None =
     sys.meta_path.insert(0, quiet)
     try:
         main(argv)
-    except CnnbenchError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; nothing was written. Run `dvc repro` again to redo it.",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except (KeyboardInterrupt, Exception) as err:
+        # Once a stop was asked for, whatever ends the run is the stop: the interrupt can land
+        # inside library code that masks it, or leave an object half-built so that the next
+        # call fails with some other error. Either way nothing was written (``atomic_path``).
+        if isinstance(err, KeyboardInterrupt) or stop.REQUESTED.is_set():
+            print(f"{prog}: interrupted; nothing was written. Run `dvc repro` again to redo "
+                  "it.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if isinstance(err, CnnbenchError):
+            print(f"{prog}: error: {err}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
     finally:
         sys.meta_path.remove(quiet)
         for signum, handler in handlers.items():
