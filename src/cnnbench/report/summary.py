@@ -141,8 +141,9 @@ def _robustness_tables(table: pd.DataFrame) -> list[str]:
         "",
         "ECE: expected calibration error, 15 equal-width confidence bins; Brier: mean squared"
         " distance of the probabilities from the one-hot label (0-2); NLL: mean negative"
-        " log-likelihood of the true class. Lower is better for all three; reliability"
-        " diagrams: `<model>_reliability.png`.",
+        " log-likelihood of the true class, which is Table 2's test loss without the weight"
+        " penalty Keras adds to it (such as ResNet18's L2). Lower is better for all three;"
+        " reliability diagrams: `<model>_reliability.png`.",
         "", calibrated.to_markdown(index=False, disable_numparse=True), "",
     ]
 
