@@ -290,6 +290,21 @@ def test_a_changed_network_is_beyond_noise_and_its_old_repeats_are_named(tmp_pat
             f"`{VGG16}`; run `cnnbench repeats` with experiments of the current code.") in text
 
 
+def test_a_change_without_like_repeats_is_named_as_not_judged_not_called_noise(tmp_path):
+    """VGG16 has no repeats on the base (ResNet18 has): its +0.25 cannot be judged, and the
+    first lines say so by name instead of "No change beyond run-to-run noise"."""
+    repo = _code_project(tmp_path / "repo")
+    for seed in (1, 2):
+        (repo / f"metrics/repeats/seed{seed}/vgg16.json").unlink()
+    commit(repo, "vgg16: no repeats")
+    lines = _rerun_seed0(repo, ("DROPOUT = 0.2", "DROPOUT = 0.3")).splitlines()
+    assert lines[2:5] == [
+        "No change beyond run-to-run noise among those that seed repeats can judge.",
+        "Not judged, no seed repeats of the same code, params, data and numerics: VGG16 test "
+        "accuracy +0.250.",
+        "5 within noise (`~`); 5 with noise unknown (too few seed repeats)."]
+
+
 def test_a_comment_only_edit_keeps_the_repeats_in_the_pool(tmp_path):
     repo = _code_project(tmp_path / "repo")
     before = _code(repo)

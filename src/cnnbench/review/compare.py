@@ -102,22 +102,32 @@ def _named(model: str, key: str) -> str:
 
 
 def noise_headline(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
-    """The comment's first lines: the changes beyond noise, and how many are not."""
+    """The comment's first lines: the changes beyond noise, the test-accuracy changes that
+    no repeats can judge (so a model without like repeats never reads as noise), and how
+    many are within noise or unknown."""
+    def listed(found: list) -> str:
+        return ", ".join(f"{_named(m, k)} {signed_significant(v.difference)}"
+                         for m, k, v in found) + "."
+
     beyond = [(m, k, v) for (m, k), v in verdicts.items() if v.beyond]
     within = sum(1 for v in verdicts.values() if v.beyond is False)
     unknown = sum(1 for v in verdicts.values() if v.beyond is None)
+    unjudged = [(m, k, v) for (m, k), v in verdicts.items()
+                if v.beyond is None and k == "test.accuracy" and v.difference]
     if beyond:
         first = (f"{len(beyond)} change{'s' if len(beyond) > 1 else ''} beyond run-to-run "
-                 "noise: " + ", ".join(f"{_named(m, k)} {signed_significant(v.difference)}"
-                                       for m, k, v in beyond) + ".")
+                 "noise: " + listed(beyond))
     elif within:
-        first = "No change beyond run-to-run noise."
+        first = ("No change beyond run-to-run noise among those that seed repeats can judge."
+                 if unjudged else "No change beyond run-to-run noise.")
     else:
-        first = "No repeats: noise unknown, so no change can be told from run-to-run noise."
+        return ["No repeats: noise unknown, so no change can be told from run-to-run noise."]
     counts = [f"{within} within noise (`~`)"] if within else []
     if unknown:
         counts.append(f"{unknown} with noise unknown (too few seed repeats)")
-    return [first, *([f"{'; '.join(counts)}."] if counts and (beyond or within) else [])]
+    untold = ["Not judged, no seed repeats of the same code, params, data and numerics: "
+              + listed(unjudged)] if unjudged else []
+    return [first, *untold, *([f"{'; '.join(counts)}."] if counts else [])]
 
 
 def resolve_lines(verdicts: dict[tuple[str, str], Verdict]) -> list[str]:
